@@ -1,0 +1,24 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import ContainerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(container: ContainerDep) -> dict[str, object]:
+    """The registry answers and the embedding model is loaded (loading it if needed)."""
+    await run_in_threadpool(container.registry.list_kbs, 1, 0)
+    await run_in_threadpool(container.embedder.embed, ["ready"])
+    return {"status": "ready", "embedding_model": container.embedder.name}

@@ -1,0 +1,46 @@
+"""Knowledge base routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import CatalogDep, LimitDep, OffsetDep
+from api.schemas import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
+
+router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBaseOut)
+def create_kb(body: KnowledgeBaseCreate, catalog: CatalogDep) -> KnowledgeBaseOut:
+    """Create a knowledge base."""
+    return KnowledgeBaseOut.of(catalog.create_kb(body.name, body.description))
+
+
+@router.get("", response_model=Page[KnowledgeBaseOut])
+def list_kbs(
+    catalog: CatalogDep, limit: LimitDep = 100, offset: OffsetDep = 0
+) -> Page[KnowledgeBaseOut]:
+    """List knowledge bases, oldest first."""
+    items, total = catalog.list_kbs(limit, offset)
+    return Page(
+        items=[KnowledgeBaseOut.of(k) for k in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{kb_id}", response_model=KnowledgeBaseOut)
+def get_kb(kb_id: str, catalog: CatalogDep) -> KnowledgeBaseOut:
+    """Get one knowledge base."""
+    return KnowledgeBaseOut.of(catalog.get_kb(kb_id))
+
+
+@router.patch("/{kb_id}", response_model=KnowledgeBaseOut)
+def update_kb(kb_id: str, body: KnowledgeBaseUpdate, catalog: CatalogDep) -> KnowledgeBaseOut:
+    """Rename or re-describe a knowledge base."""
+    return KnowledgeBaseOut.of(catalog.update_kb(kb_id, body.name, body.description))
+
+
+@router.delete("/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_kb(kb_id: str, catalog: CatalogDep) -> Response:
+    """Delete a knowledge base with all its documents."""
+    catalog.delete_kb(kb_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,98 @@
+"""Grounded answering: retrieve, prompt, generate, and check the citations."""
+
+from __future__ import annotations
+
+import re
+
+from engine.llms.base import Generation
+from engine.llms.registry import ModelRegistry
+from engine.prompts import NOT_FOUND_ANSWER, build_prompt
+from engine.retrieve import Retriever, SearchRequest
+from kb.models import Answer, Citation, Passage
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_REFUSALS = (
+    NOT_FOUND_ANSWER.lower().rstrip("."),
+    "does not contain an answer",
+    "do not contain the answer",
+    "does not contain the answer",
+    "i don't know",
+    "i do not know",
+)
+
+
+class QueryService:
+    """Answers questions from one knowledge base, citing the passages used."""
+
+    def __init__(self, retriever: Retriever, models: ModelRegistry, max_new_tokens: int) -> None:
+        self._retriever = retriever
+        self._models = models
+        self._max_new_tokens = max_new_tokens
+
+    def answer(
+        self,
+        kb_id: str,
+        question: str,
+        model: str | None = None,
+        top_k: int = 5,
+        document_ids: tuple[str, ...] = (),
+    ) -> Answer:
+        """A grounded answer, or an honest "not in the knowledge base"."""
+        llm = self._models.get(model)
+        passages = self._retriever.search(
+            kb_id, SearchRequest(question, top_k=top_k, document_ids=document_ids)
+        )
+        if not passages:
+            return Answer(NOT_FOUND_ANSWER, [], llm.name, grounded=False)
+        generation = llm.generate(build_prompt(question, passages), self._max_new_tokens)
+        return finish_answer(generation, passages)
+
+
+def finish_answer(generation: Generation, passages: list[Passage]) -> Answer:
+    """Check citation markers against the passages given and build the answer."""
+    text = generation.text.strip()
+    if not text or _is_refusal(text):
+        return Answer(NOT_FOUND_ANSWER, [], generation.model, False, generation.usage)
+    text, cited = _check_markers(text, len(passages))
+    # A model that cites nothing still answered from these passages: show them all.
+    numbers = cited or list(range(1, len(passages) + 1))
+    citations = [_citation(n, passages[n - 1]) for n in numbers]
+    return Answer(text, citations, generation.model, True, generation.usage)
+
+
+def _is_refusal(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in _REFUSALS) and len(lowered) < 2 * len(
+        NOT_FOUND_ANSWER
+    )
+
+
+def _check_markers(text: str, passage_count: int) -> tuple[str, list[int]]:
+    """Remove markers that point at no passage; return the text and the valid numbers in order."""
+    cited: list[int] = []
+
+    def keep(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        if 1 <= number <= passage_count:
+            if number not in cited:
+                cited.append(number)
+            return match.group(0)
+        return ""
+
+    cleaned = _MARKER.sub(keep, text)
+    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)
+    return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), cited
+
+
+def _citation(number: int, passage: Passage) -> Citation:
+    chunk = passage.chunk
+    return Citation(
+        number=number,
+        document_id=chunk.document_id,
+        title=chunk.title,
+        source=chunk.source,
+        page=chunk.page,
+        text=chunk.text,
+        score=round(passage.score, 4),
+        chunk_id=chunk.id,
+    )

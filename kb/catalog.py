@@ -1,0 +1,61 @@
+"""Knowledge bases and documents as users see them: the registry and the store kept in step."""
+
+from __future__ import annotations
+
+from kb.errors import InvalidInput
+from kb.models import Chunk, Document, KnowledgeBase
+from kb.registry import Registry
+from kb.store import VectorStore
+
+
+class Catalog:
+    """Create, read, update and delete knowledge bases; read documents and their chunks."""
+
+    def __init__(self, registry: Registry, store: VectorStore) -> None:
+        self._registry = registry
+        self._store = store
+
+    def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
+        """A new, empty knowledge base with its own collection."""
+        name = name.strip()
+        if not name:
+            raise InvalidInput("A knowledge base needs a non-empty name.")
+        return self._registry.create_kb(name, description)
+
+    def list_kbs(self, limit: int, offset: int) -> tuple[list[KnowledgeBase], int]:
+        """A page of knowledge bases and the total count."""
+        return self._registry.list_kbs(limit, offset)
+
+    def get_kb(self, kb_id: str) -> KnowledgeBase:
+        """One knowledge base by id."""
+        return self._registry.get_kb(kb_id)
+
+    def resolve_kb(self, id_or_name: str) -> KnowledgeBase | None:
+        """A knowledge base by id or name, for the CLI."""
+        return self._registry.find_kb(id_or_name)
+
+    def update_kb(
+        self, kb_id: str, name: str | None = None, description: str | None = None
+    ) -> KnowledgeBase:
+        """Rename or re-describe a knowledge base."""
+        if name is not None and not name.strip():
+            raise InvalidInput("A knowledge base needs a non-empty name.")
+        return self._registry.update_kb(kb_id, name.strip() if name else None, description)
+
+    def delete_kb(self, kb_id: str) -> None:
+        """Delete a knowledge base, its documents and its vectors."""
+        self._registry.delete_kb(kb_id)
+        self._store.drop(kb_id)
+
+    def list_documents(self, kb_id: str, limit: int, offset: int) -> tuple[list[Document], int]:
+        """A page of a knowledge base's documents and the total count."""
+        return self._registry.list_documents(kb_id, limit, offset)
+
+    def get_document(self, kb_id: str, doc_id: str) -> Document:
+        """One document by id."""
+        return self._registry.get_document(kb_id, doc_id)
+
+    def document_chunks(self, kb_id: str, doc_id: str) -> list[Chunk]:
+        """The chunks of a document's live version, in order."""
+        document = self._registry.get_document(kb_id, doc_id)
+        return self._store.chunks(kb_id, doc_id, version=document.content_hash[:16])

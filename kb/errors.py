@@ -1,0 +1,156 @@
+"""The one exception tree of the engine.
+
+Every error a caller can cause or meet derives from ``KBError``; each subclass carries the HTTP
+status and the stable machine ``code`` that the API renders in its one JSON error shape::
+
+    KBError (500, internal_error)
+    ├── InvalidInput (400, invalid_input)
+    │   └── ValidationFailed (422, validation_failed)
+    ├── NotFound (404, not_found)
+    │   ├── KnowledgeBaseNotFound (404, kb_not_found)
+    │   ├── DocumentNotFound (404, document_not_found)
+    │   └── RouteNotFound (404, route_not_found)
+    ├── MethodNotAllowed (405, method_not_allowed)
+    ├── Conflict (409, conflict)
+    │   └── KnowledgeBaseExists (409, kb_exists)
+    ├── PayloadTooLarge (413, payload_too_large)
+    ├── UnsupportedMediaType (415, unsupported_media_type)
+    ├── UnprocessableDocument (422, unprocessable_document)
+    │   ├── EmptyDocument (422, empty_document)
+    │   ├── CorruptDocument (422, corrupt_document)
+    │   └── NoExtractableText (422, no_extractable_text)
+    ├── ModelUnavailable (503, model_unavailable)
+    └── ProviderError (502, provider_error)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class KBError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        """Render the stable JSON error body (RFC 9457 problem details plus ``code``)."""
+        body: dict[str, Any] = {
+            "type": f"https://kb-engine.dev/errors/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+        }
+        for key, value in self.extra.items():
+            body.setdefault(key, value)
+        return body
+
+
+class InvalidInput(KBError):
+    """The request is malformed or asks for something impossible."""
+
+    status, code, title = 400, "invalid_input", "Invalid input"
+
+
+class ValidationFailed(InvalidInput):
+    """A request body, path or query parameter failed validation."""
+
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+
+class NotFound(KBError):
+    """A named resource does not exist."""
+
+    status, code, title = 404, "not_found", "Not found"
+
+
+class KnowledgeBaseNotFound(NotFound):
+    """No knowledge base has this id (or name)."""
+
+    code, title = "kb_not_found", "Knowledge base not found"
+
+
+class DocumentNotFound(NotFound):
+    """No document has this id in the knowledge base."""
+
+    code, title = "document_not_found", "Document not found"
+
+
+class RouteNotFound(NotFound):
+    """No route matches the request path."""
+
+    code, title = "route_not_found", "Route not found"
+
+
+class MethodNotAllowed(KBError):
+    """The route exists but not for this HTTP method."""
+
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class Conflict(KBError):
+    """The request conflicts with the current state."""
+
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class KnowledgeBaseExists(Conflict):
+    """A knowledge base with this name already exists."""
+
+    code, title = "kb_exists", "Knowledge base already exists"
+
+
+class PayloadTooLarge(KBError):
+    """The upload or request body is over the configured limit."""
+
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(KBError):
+    """The content is of a type the engine cannot ingest."""
+
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class UnprocessableDocument(KBError):
+    """The content has a supported type but cannot be turned into text."""
+
+    status, code, title = 422, "unprocessable_document", "Unprocessable document"
+
+
+class EmptyDocument(UnprocessableDocument):
+    """The upload holds no bytes or only whitespace."""
+
+    code, title = "empty_document", "Empty document"
+
+
+class CorruptDocument(UnprocessableDocument):
+    """The file claims a type but cannot be parsed as it."""
+
+    code, title = "corrupt_document", "Corrupt document"
+
+
+class NoExtractableText(UnprocessableDocument):
+    """The file parses but holds no text (for example a scanned PDF without OCR)."""
+
+    code, title = "no_extractable_text", "No extractable text"
+
+
+class ModelUnavailable(KBError):
+    """A configured model (embedding or LLM) cannot be loaded."""
+
+    status, code, title = 503, "model_unavailable", "Model unavailable"
+
+
+class ProviderError(KBError):
+    """A remote model provider failed or answered something unusable."""
+
+    status, code, title = 502, "provider_error", "Model provider error"

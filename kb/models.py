@@ -1,0 +1,143 @@
+"""Domain models shared by every package (plain dataclasses, no HTTP or storage concerns)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """An isolated collection of documents that questions are asked against."""
+
+    id: str
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    document_count: int = 0
+    chunk_count: int = 0
+
+
+@dataclass(frozen=True)
+class Document:
+    """One ingested source (a file, a page, a text) and the state of its current version."""
+
+    id: str
+    kb_id: str
+    title: str
+    source: str
+    media_type: str
+    content_hash: str
+    size_bytes: int
+    chunk_count: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, the unit that is embedded, retrieved and cited."""
+
+    id: str
+    kb_id: str
+    document_id: str
+    version: str
+    index: int
+    text: str
+    title: str
+    source: str
+    media_type: str
+    start_char: int
+    end_char: int
+    page: int | None = None
+    page_end: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Flat metadata as stored next to the vector (None values left out)."""
+        meta: dict[str, Any] = {
+            "kb_id": self.kb_id,
+            "document_id": self.document_id,
+            "version": self.version,
+            "index": self.index,
+            "title": self.title,
+            "source": self.source,
+            "media_type": self.media_type,
+            "start_char": self.start_char,
+            "end_char": self.end_char,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+            meta["page_end"] = self.page_end if self.page_end is not None else self.page
+        return meta
+
+    @classmethod
+    def from_stored(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        """Rebuild a chunk from what the vector store returns."""
+        return cls(
+            id=chunk_id,
+            kb_id=str(meta["kb_id"]),
+            document_id=str(meta["document_id"]),
+            version=str(meta["version"]),
+            index=int(meta["index"]),
+            text=text,
+            title=str(meta.get("title", "")),
+            source=str(meta.get("source", "")),
+            media_type=str(meta.get("media_type", "")),
+            start_char=int(meta.get("start_char", 0)),
+            end_char=int(meta.get("end_char", 0)),
+            page=int(meta["page"]) if "page" in meta else None,
+            page_end=int(meta["page_end"]) if "page_end" in meta else None,
+        )
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk retrieved for a query, with its relevance score (cosine similarity, higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The passage an answer rests on, numbered as the answer's ``[n]`` markers."""
+
+    number: int
+    document_id: str
+    title: str
+    source: str
+    page: int | None
+    text: str
+    score: float
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts reported by (or counted for) a model call."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        """Sum of both counts when both are known."""
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A grounded answer to a question, with the passages it cites."""
+
+    answer: str
+    citations: list[Citation]
+    model: str
+    grounded: bool
+    usage: Usage = field(default_factory=Usage)

@@ -1,0 +1,294 @@
+"""The SQLAlchemy registry of knowledge bases and documents (SQLite by default)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from kb.errors import DocumentNotFound, KnowledgeBaseExists, KnowledgeBaseNotFound
+from kb.models import Document, KnowledgeBase
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A short random identifier such as ``kb_3f9a0c1d2e4b5a6c``."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class KnowledgeBaseRow(_Base):
+    __tablename__ = "knowledge_bases"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DocumentRow(_Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("kb_id", "source", name="uq_documents_kb_source"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kb_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(2048))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="ready")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _to_document(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        kb_id=row.kb_id,
+        title=row.title,
+        source=row.source,
+        media_type=row.media_type,
+        content_hash=row.content_hash,
+        size_bytes=row.size_bytes,
+        chunk_count=row.chunk_count,
+        status=row.status,
+        error=row.error,
+        metadata=dict(row.meta or {}),
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+    )
+
+
+def _enable_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+class Registry:
+    """Knowledge bases and documents, with the active version of each document."""
+
+    def __init__(self, database_url: str) -> None:
+        if database_url.startswith("sqlite:///"):
+            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self._engine = create_engine(database_url)
+        if self._engine.dialect.name == "sqlite":
+            _enable_sqlite_pragmas(self._engine)
+        _Base.metadata.create_all(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- knowledge bases -------------------------------------------------------------------
+
+    def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
+        """Create a knowledge base; names are unique."""
+        try:
+            with self._session() as session:
+                row = KnowledgeBaseRow(id=new_id("kb"), name=name, description=description)
+                session.add(row)
+                session.flush()
+                return self._to_kb(session, row)
+        except IntegrityError as exc:
+            raise KnowledgeBaseExists(f"A knowledge base named {name!r} already exists.") from exc
+
+    def list_kbs(self, limit: int = 100, offset: int = 0) -> tuple[list[KnowledgeBase], int]:
+        """A page of knowledge bases, oldest first, and the total count."""
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(KnowledgeBaseRow)) or 0
+            rows = session.scalars(
+                select(KnowledgeBaseRow)
+                .order_by(KnowledgeBaseRow.created_at, KnowledgeBaseRow.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return [self._to_kb(session, row) for row in rows], total
+
+    def get_kb(self, kb_id: str) -> KnowledgeBase:
+        """The knowledge base with this id, or KnowledgeBaseNotFound."""
+        with self._session() as session:
+            return self._to_kb(session, self._kb_row(session, kb_id))
+
+    def find_kb(self, id_or_name: str) -> KnowledgeBase | None:
+        """The knowledge base with this id or, failing that, this name."""
+        with self._session() as session:
+            row = session.get(KnowledgeBaseRow, id_or_name) or session.scalar(
+                select(KnowledgeBaseRow).where(KnowledgeBaseRow.name == id_or_name)
+            )
+            return self._to_kb(session, row) if row else None
+
+    def update_kb(
+        self, kb_id: str, name: str | None = None, description: str | None = None
+    ) -> KnowledgeBase:
+        """Rename or re-describe a knowledge base."""
+        try:
+            with self._session() as session:
+                row = self._kb_row(session, kb_id)
+                if name is not None:
+                    row.name = name
+                if description is not None:
+                    row.description = description
+                row.updated_at = _now()
+                session.flush()
+                return self._to_kb(session, row)
+        except IntegrityError as exc:
+            raise KnowledgeBaseExists(f"A knowledge base named {name!r} already exists.") from exc
+
+    def delete_kb(self, kb_id: str) -> None:
+        """Delete a knowledge base and its documents' records."""
+        with self._session() as session:
+            row = self._kb_row(session, kb_id)
+            for doc in session.scalars(select(DocumentRow).where(DocumentRow.kb_id == kb_id)):
+                session.delete(doc)
+            session.delete(row)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def get_document(self, kb_id: str, doc_id: str) -> Document:
+        """The document with this id in this knowledge base, or DocumentNotFound."""
+        with self._session() as session:
+            row = session.get(DocumentRow, doc_id)
+            if row is None or row.kb_id != kb_id:
+                raise DocumentNotFound(f"No document {doc_id!r} in knowledge base {kb_id!r}.")
+            return _to_document(row)
+
+    def find_document_by_source(self, kb_id: str, source: str) -> Document | None:
+        """The document ingested from this source, if any."""
+        with self._session() as session:
+            row = session.scalar(
+                select(DocumentRow).where(DocumentRow.kb_id == kb_id, DocumentRow.source == source)
+            )
+            return _to_document(row) if row else None
+
+    def list_documents(
+        self, kb_id: str, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Document], int]:
+        """A page of a knowledge base's documents, oldest first, and the total count."""
+        with self._session() as session:
+            self._kb_row(session, kb_id)
+            where = DocumentRow.kb_id == kb_id
+            total = session.scalar(select(func.count()).select_from(DocumentRow).where(where)) or 0
+            rows = session.scalars(
+                select(DocumentRow)
+                .where(where)
+                .order_by(DocumentRow.created_at, DocumentRow.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return [_to_document(row) for row in rows], total
+
+    def save_document(self, doc: Document) -> Document:
+        """Insert or replace a document record; this switches its active version atomically."""
+        with self._session() as session:
+            self._kb_row(session, doc.kb_id)
+            row = session.get(DocumentRow, doc.id) or DocumentRow(id=doc.id, created_at=_now())
+            row.kb_id = doc.kb_id
+            row.title = doc.title
+            row.source = doc.source
+            row.media_type = doc.media_type
+            row.content_hash = doc.content_hash
+            row.size_bytes = doc.size_bytes
+            row.chunk_count = doc.chunk_count
+            row.status = doc.status
+            row.error = doc.error
+            row.meta = dict(doc.metadata)
+            row.updated_at = _now()
+            session.add(row)
+            session.flush()
+            return _to_document(row)
+
+    def delete_document(self, kb_id: str, doc_id: str) -> Document:
+        """Delete a document record and return what it was."""
+        with self._session() as session:
+            row = session.get(DocumentRow, doc_id)
+            if row is None or row.kb_id != kb_id:
+                raise DocumentNotFound(f"No document {doc_id!r} in knowledge base {kb_id!r}.")
+            doc = _to_document(row)
+            session.delete(row)
+            return doc
+
+    def active_versions(self, kb_id: str, doc_ids: set[str]) -> dict[str, str]:
+        """The content hash of the live version of each given document that still exists."""
+        if not doc_ids:
+            return {}
+        with self._session() as session:
+            rows = session.execute(
+                select(DocumentRow.id, DocumentRow.content_hash).where(
+                    DocumentRow.kb_id == kb_id, DocumentRow.id.in_(doc_ids)
+                )
+            ).all()
+            return {doc_id: content_hash for doc_id, content_hash in rows}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _kb_row(session: Session, kb_id: str) -> KnowledgeBaseRow:
+        row = session.get(KnowledgeBaseRow, kb_id)
+        if row is None:
+            raise KnowledgeBaseNotFound(f"No knowledge base with id {kb_id!r}.")
+        return row
+
+    @staticmethod
+    def _to_kb(session: Session, row: KnowledgeBaseRow) -> KnowledgeBase:
+        docs, chunks = session.execute(
+            select(func.count(DocumentRow.id), func.coalesce(func.sum(DocumentRow.chunk_count), 0))
+            .where(DocumentRow.kb_id == row.id)
+        ).one()
+        return KnowledgeBase(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            created_at=_utc(row.created_at),
+            updated_at=_utc(row.updated_at),
+            document_count=int(docs),
+            chunk_count=int(chunks),
+        )

@@ -1,0 +1,125 @@
+"""The vector store seam and its Chroma implementation (one collection per knowledge base)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from kb.models import Chunk, Passage
+
+
+class VectorStore(Protocol):
+    """Stores chunk vectors per knowledge base and finds the nearest ones."""
+
+    def add(self, kb_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or overwrite chunks with their vectors."""
+
+    def query(
+        self, kb_id: str, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[Passage]:
+        """The k nearest chunks, best first, with cosine similarity as score."""
+
+    def chunks(self, kb_id: str, document_id: str, version: str | None = None) -> list[Chunk]:
+        """A document's chunks in order (of one version when given)."""
+
+    def delete_document(self, kb_id: str, document_id: str, keep_version: str | None = None) -> None:
+        """Remove a document's chunks, except those of ``keep_version`` when given."""
+
+    def delete_version(self, kb_id: str, document_id: str, version: str) -> None:
+        """Remove one version of a document's chunks."""
+
+    def drop(self, kb_id: str) -> None:
+        """Remove everything stored for a knowledge base."""
+
+
+class ChromaStore:
+    """Chroma, embedded under a directory by default or a Chroma server when a host is given."""
+
+    def __init__(self, path: Path | None = None, host: str | None = None, port: int = 8000) -> None:
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if host:
+            self._client: Any = chromadb.HttpClient(host=host, port=port, settings=settings)
+        else:
+            assert path is not None, "an embedded Chroma needs a path"
+            path.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+        self._max_batch = int(self._client.get_max_batch_size())
+
+    def _collection(self, kb_id: str) -> Any:
+        # embedding_function=None: vectors always come from our embedder, and Chroma's default
+        # would try to download a model at run time.
+        return self._client.get_or_create_collection(
+            name=kb_id, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def add(self, kb_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or overwrite chunks with their vectors, in batches Chroma accepts."""
+        collection = self._collection(kb_id)
+        for start in range(0, len(chunks), self._max_batch):
+            batch = chunks[start : start + self._max_batch]
+            collection.upsert(
+                ids=[c.id for c in batch],
+                embeddings=[list(v) for v in vectors[start : start + self._max_batch]],
+                documents=[c.text for c in batch],
+                metadatas=[c.metadata() for c in batch],
+            )
+
+    def query(
+        self, kb_id: str, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[Passage]:
+        """The k nearest chunks, best first; score is cosine similarity (1 - distance)."""
+        collection = self._collection(kb_id)
+        result = collection.query(
+            query_embeddings=[list(vector)],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        docs = result["documents"][0]
+        metas = result["metadatas"][0]
+        dists = result["distances"][0]
+        return [
+            Passage(Chunk.from_stored(i, d, dict(m)), 1.0 - float(dist))
+            for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+    def chunks(self, kb_id: str, document_id: str, version: str | None = None) -> list[Chunk]:
+        """A document's chunks in order."""
+        where: dict[str, Any] = {"document_id": document_id}
+        if version is not None:
+            where = {"$and": [where, {"version": version}]}
+        got = self._collection(kb_id).get(where=where, include=["documents", "metadatas"])
+        found = [
+            Chunk.from_stored(i, d, dict(m))
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+        return sorted(found, key=lambda c: c.index)
+
+    def delete_document(self, kb_id: str, document_id: str, keep_version: str | None = None) -> None:
+        """Remove a document's chunks, sparing ``keep_version``."""
+        where: dict[str, Any] = {"document_id": document_id}
+        if keep_version is not None:
+            where = {"$and": [where, {"version": {"$ne": keep_version}}]}
+        self._collection(kb_id).delete(where=where)
+
+    def delete_version(self, kb_id: str, document_id: str, version: str) -> None:
+        """Remove one version of a document's chunks."""
+        self._collection(kb_id).delete(
+            where={"$and": [{"document_id": document_id}, {"version": version}]}
+        )
+
+    def drop(self, kb_id: str) -> None:
+        """Delete the knowledge base's collection if it exists."""
+        try:
+            self._client.delete_collection(name=kb_id)
+        except Exception:  # noqa: BLE001 - chroma raises different types per version for "missing"
+            pass
+
+    def count(self, kb_id: str) -> int:
+        """Number of stored chunks (all versions) in a knowledge base."""
+        return int(self._collection(kb_id).count())

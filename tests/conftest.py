@@ -1,0 +1,95 @@
+"""Shared fixtures: real settings on a temp dir, the real bundled embedding model, real servers."""
+
+from __future__ import annotations
+
+import os
+
+# Tests never reach a model hub: a missing model must fail fast, not download.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.container import Container, build_container
+from kb.embeddings import SentenceTransformerEmbedder
+from kb.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+# The bundled model is extracted once per checkout, not once per test.
+MODEL_CACHE = Path(os.environ.get("KB_TEST_MODEL_CACHE", REPO / "data" / "models"))
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real bundled all-MiniLM-L6-v2, loaded once per session."""
+    model = SentenceTransformerEmbedder("bundled:all-MiniLM-L6-v2", cache_dir=MODEL_CACHE)
+    model.embed(["warm up"])
+    return model
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings rooted in ``data_dir`` with the shared model cache."""
+    settings = Settings(
+        storage={"data_dir": data_dir},
+        embedding={"cache_dir": MODEL_CACHE},
+    )
+    for dotted, value in overrides.items():
+        section, field = dotted.split("__")
+        setattr(getattr(settings, section), field, value)
+    return settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default settings on a fresh temp data directory."""
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def container(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Container]:
+    """Real services: SQLite and Chroma on a temp dir, the real embedder."""
+    built = build_container(settings, embedder=embedder)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    """An in-process HTTP client against the app."""
+    with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(container: Container) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 serving the app; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,143 @@
+"""The ingestion pipeline against real Chroma, SQLite and the bundled model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from api.container import Container
+from engine.retrieve import SearchRequest
+from ingest.sources import RawSource
+from kb.errors import EmptyDocument, KnowledgeBaseNotFound, PayloadTooLarge
+from kb.models import Chunk
+
+PRICING_V1 = "# Pricing\n\nThe Basic plan costs 10 euros per month and includes email support."
+PRICING_V2 = "# Pricing\n\nThe Basic plan costs 12 euros per month and includes phone support."
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many texts it was asked to embed."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.name = "counting"
+        self.texts = 0
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.texts += len(texts)
+        return self.inner.embed(texts)  # type: ignore[attr-defined]
+
+
+def _search(container: Container, kb_id: str, query: str) -> list[str]:
+    hits = container.retriever.search(kb_id, SearchRequest(query, top_k=5, min_score=-1))
+    return [h.chunk.text for h in hits]
+
+
+def test_same_content_again_is_unchanged_and_not_re_embedded(container: Container) -> None:
+    kb = container.catalog.create_kb("docs")
+    counting = CountingEmbedder(container.embedder)
+    container.ingestion._embedder = counting  # type: ignore[assignment]
+    raw = RawSource(PRICING_V1.encode(), source="pricing.md", filename="pricing.md")
+
+    first = container.ingestion.ingest(kb.id, raw)
+    embedded_once = counting.texts
+    second = container.ingestion.ingest(kb.id, raw)
+
+    assert first.outcome == "created" and second.outcome == "unchanged"
+    assert second.document.id == first.document.id
+    assert counting.texts == embedded_once > 0
+    assert container.catalog.get_kb(kb.id).document_count == 1
+
+
+def test_new_content_for_a_source_replaces_the_old_version(container: Container) -> None:
+    kb = container.catalog.create_kb("docs")
+    first = container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
+    second = container.ingestion.ingest(kb.id, RawSource(PRICING_V2.encode(), source="pricing.md"))
+
+    assert second.outcome == "updated"
+    assert second.document.id == first.document.id
+    texts = _search(container, kb.id, "How much does the Basic plan cost?")
+    assert any("12 euros" in t for t in texts)
+    assert not any("10 euros" in t for t in texts)
+    # The old version's vectors are gone, not merely hidden.
+    assert container.store.count(kb.id) == second.document.chunk_count  # type: ignore[attr-defined]
+
+
+def test_failure_half_way_leaves_old_version_searchable(container: Container) -> None:
+    kb = container.catalog.create_kb("docs")
+    container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
+    store = container.store
+    real_add = store.add
+
+    def add_then_crash(kb_id: str, chunks: Sequence[Chunk], vectors: object) -> None:
+        real_add(kb_id, chunks, vectors)  # type: ignore[arg-type]
+        raise OSError("disk full")
+
+    store.add = add_then_crash  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        container.ingestion.ingest(kb.id, RawSource(PRICING_V2.encode(), source="pricing.md"))
+    store.add = real_add  # type: ignore[method-assign]
+
+    texts = _search(container, kb.id, "How much does the Basic plan cost?")
+    assert any("10 euros" in t for t in texts)
+    assert not any("12 euros" in t for t in texts)
+    doc = container.catalog.list_documents(kb.id, 10, 0)[0][0]
+    assert "10 euros" in " ".join(c.text for c in container.catalog.document_chunks(kb.id, doc.id))
+
+
+def test_stale_chunks_of_an_unfinished_version_are_never_served(container: Container) -> None:
+    """Chunks written by a crashed ingestion (no cleanup ran) stay invisible to search."""
+    kb = container.catalog.create_kb("docs")
+    doc = container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="p.md")).document
+    orphan = Chunk(
+        id=f"{doc.id}:deadbeefdeadbeef:0", kb_id=kb.id, document_id=doc.id,
+        version="deadbeefdeadbeef", index=0, text="The Basic plan costs 99 euros per month.",
+        title="Pricing", source="p.md", media_type="text/markdown", start_char=0, end_char=40,
+    )
+    container.store.add(kb.id, [orphan], container.embedder.embed([orphan.text]))
+    texts = _search(container, kb.id, "How much does the Basic plan cost?")
+    assert texts and not any("99 euros" in t for t in texts)
+
+
+def test_delete_removes_record_and_vectors(container: Container) -> None:
+    kb = container.catalog.create_kb("docs")
+    doc = container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="p.md")).document
+    container.ingestion.delete_document(kb.id, doc.id)
+    assert container.catalog.list_documents(kb.id, 10, 0) == ([], 0)
+    assert container.store.count(kb.id) == 0  # type: ignore[attr-defined]
+    assert _search(container, kb.id, "Basic plan") == []
+
+
+def test_knowledge_bases_are_isolated(container: Container) -> None:
+    a = container.catalog.create_kb("a")
+    b = container.catalog.create_kb("b")
+    container.ingestion.ingest(a.id, RawSource(PRICING_V1.encode(), source="p.md"))
+    container.ingestion.ingest(b.id, RawSource(b"Llamas live in the Andes mountains.", source="x"))
+    assert all("Llamas" not in t for t in _search(container, a.id, "Where do llamas live?"))
+    assert all("euros" not in t for t in _search(container, b.id, "Basic plan price"))
+
+
+def test_refused_input_stores_nothing(container: Container) -> None:
+    kb = container.catalog.create_kb("docs")
+    with pytest.raises(EmptyDocument):
+        container.ingestion.ingest(kb.id, RawSource(b"   \n ", source="empty.txt"))
+    container.ingestion._max_bytes = 10
+    with pytest.raises(PayloadTooLarge):
+        container.ingestion.ingest(kb.id, RawSource(b"x" * 11, source="big.txt"))
+    assert container.catalog.list_documents(kb.id, 10, 0) == ([], 0)
+    with pytest.raises(KnowledgeBaseNotFound):
+        container.ingestion.ingest("kb_missing", RawSource(b"text here", source="t"))
+
+
+def test_chunks_keep_document_title_source_and_offsets(container: Container) -> None:
+    kb = container.catalog.create_kb("docs")
+    text = "# Guide\n\n" + " ".join(f"Sentence number {i} explains step {i}." for i in range(300))
+    doc = container.ingestion.ingest(kb.id, RawSource(text.encode(), source="guide.md")).document
+    chunks = container.catalog.document_chunks(kb.id, doc.id)
+    assert doc.chunk_count == len(chunks) > 3
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    for chunk in chunks:
+        assert chunk.title == "Guide" and chunk.source == "guide.md"
+        assert chunk.document_id == doc.id
+        assert text[chunk.start_char : chunk.end_char] == chunk.text
