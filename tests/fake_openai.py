@@ -10,6 +10,7 @@ Remote providers cannot run here, so tests point the real client library at this
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -255,10 +256,8 @@ class FakeOpenAIServer:
         # closes them.
         with server.sockets_lock:
             for sock in server.open_sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         server.server_close()
         thread.join()
 

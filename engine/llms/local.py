@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ class LocalModel:
             usage=Usage(prompt_tokens=int(prompt_len), completion_tokens=len(new_tokens)),
         )
 
-    def stream(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, None]:
         """The model's reply, piece by piece as it is generated.
 
         Closing the iterator early stops the generation.

@@ -6,7 +6,7 @@ failure of the provider becomes ``ProviderError``; the API key never appears in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import openai
@@ -77,7 +77,7 @@ class OpenAICompatibleModel:
             usage=_usage_of(response.raw),
         )
 
-    def stream(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, None]:
         """The server's reply, piece by piece as it is generated."""
         try:
             for chunk in self._llm.stream_chat(_to_llama_messages(prompt), max_tokens=max_tokens):

@@ -45,10 +45,14 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 @contextmanager
 def make_model(
-    server: FakeOpenAIServer, api_key: str | None = API_KEY, *, max_retries: int, **options: float
+    server: FakeOpenAIServer,
+    api_key: str | None = API_KEY,
+    *,
+    max_retries: int,
+    timeout_s: float = 60.0,
 ) -> Iterator[OpenAICompatibleModel]:
     model = OpenAICompatibleModel(
-        "gpt-test", server.base_url, api_key, max_retries=max_retries, **options
+        "gpt-test", server.base_url, api_key, timeout_s=timeout_s, max_retries=max_retries
     )
     try:
         yield model
@@ -175,9 +179,8 @@ def test_retries_are_not_multiplied(server: FakeOpenAIServer) -> None:
     """llama-index's own retry loop wrapped the openai client's, multiplying attempts."""
     server.fail_status = 500
 
-    with make_model(server, max_retries=2) as model:
-        with pytest.raises(ProviderError):
-            model.generate(PROMPT, max_tokens=8)
+    with make_model(server, max_retries=2) as model, pytest.raises(ProviderError):
+        model.generate(PROMPT, max_tokens=8)
 
     assert len(server.requests) == 3
 
@@ -185,9 +188,11 @@ def test_retries_are_not_multiplied(server: FakeOpenAIServer) -> None:
 def test_slow_server_raises_provider_error(server: FakeOpenAIServer) -> None:
     server.delay_s = 5.0
 
-    with make_model(server, max_retries=0, timeout_s=0.2) as model:
-        with pytest.raises(ProviderError, match="did not answer within 0.2 s"):
-            model.generate(PROMPT, max_tokens=8)
+    with (
+        make_model(server, max_retries=0, timeout_s=0.2) as model,
+        pytest.raises(ProviderError, match=r"did not answer within 0\.2 s"),
+    ):
+        model.generate(PROMPT, max_tokens=8)
 
 
 def test_connection_refused_raises_provider_error() -> None:
