@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.container import Container, build_container
+from ingest.pipeline import IngestResult
 from ingest.sources import RawSource, iter_files
 from kb.errors import KBError
 from kb.models import KnowledgeBase
@@ -89,7 +90,11 @@ def docs(kb: Annotated[str, typer.Argument(help="Knowledge base id or name.")]) 
     table = Table("id", "title", "source", "type", "chunks", "updated", title=f"{total} documents")
     for doc in items:
         table.add_row(
-            doc.id, doc.title, doc.source, doc.media_type, str(doc.chunk_count),
+            doc.id,
+            doc.title,
+            doc.source,
+            doc.media_type,
+            str(doc.chunk_count),
             f"{doc.updated_at:%F %T}",
         )
     console.print(table)
@@ -110,19 +115,28 @@ def ingest(
         raise typer.Exit(2) from exc
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
     failures: list[str] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task("ingesting", total=len(files))
-        for path in files:
-            progress.update(task, description=f"ingesting {path.name[:40]}")
-            try:
-                raw = RawSource(path.read_bytes(), source=str(path.resolve()), filename=path.name)
-                counts[container.ingestion.ingest(target.id, raw).outcome] += 1
-            except KBError as exc:
+
+        def done(raw: RawSource, outcome: IngestResult | KBError) -> None:
+            if isinstance(outcome, KBError):
                 counts["failed"] += 1
-                failures.append(f"{path}: {exc.detail}")
-            progress.advance(task)
+                failures.append(f"{raw.filename}: {outcome.detail}")
+            else:
+                counts[outcome.outcome] += 1
+            progress.update(task, advance=1, description=f"ingesting {raw.filename or ''}"[:50])
+
+        sources = (
+            RawSource(path.read_bytes(), source=str(path.resolve()), filename=path.name)
+            for path in files
+        )
+        container.ingestion.ingest_many(target.id, sources, on_done=done)
     for failure in failures:
         err.print(f"[yellow]skipped[/yellow] {failure}")
     console.print(", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -73,4 +73,6 @@ def build_container(
     models = ModelRegistry(settings.llm, embedder)
     queries = QueryService(retriever, models, settings.llm.max_new_tokens)
     catalog = Catalog(registry, store)
-    return Container(settings, registry, store, catalog, embedder, ingestion, retriever, models, queries)
+    return Container(
+        settings, registry, store, catalog, embedder, ingestion, retriever, models, queries
+    )

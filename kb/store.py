@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +27,9 @@ class VectorStore(Protocol):
     def chunks(self, kb_id: str, document_id: str, version: str | None = None) -> list[Chunk]:
         """A document's chunks in order (of one version when given)."""
 
-    def delete_document(self, kb_id: str, document_id: str, keep_version: str | None = None) -> None:
+    def delete_document(
+        self, kb_id: str, document_id: str, keep_version: str | None = None
+    ) -> None:
         """Remove a document's chunks, except those of ``keep_version`` when given."""
 
     def delete_version(self, kb_id: str, document_id: str, version: str) -> None:
@@ -100,7 +103,9 @@ class ChromaStore:
         ]
         return sorted(found, key=lambda c: c.index)
 
-    def delete_document(self, kb_id: str, document_id: str, keep_version: str | None = None) -> None:
+    def delete_document(
+        self, kb_id: str, document_id: str, keep_version: str | None = None
+    ) -> None:
         """Remove a document's chunks, sparing ``keep_version``."""
         where: dict[str, Any] = {"document_id": document_id}
         if keep_version is not None:
@@ -115,10 +120,8 @@ class ChromaStore:
 
     def drop(self, kb_id: str) -> None:
         """Delete the knowledge base's collection if it exists."""
-        try:
+        with contextlib.suppress(Exception):
             self._client.delete_collection(name=kb_id)
-        except Exception:  # noqa: BLE001 - chroma raises different types per version for "missing"
-            pass
 
     def count(self, kb_id: str) -> int:
         """Number of stored chunks (all versions) in a knowledge base."""

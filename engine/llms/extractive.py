@@ -64,6 +64,8 @@ class ExtractiveModel:
                 continue
             chosen.append(i)
             words += length
-        ordered = sorted(chosen, key=lambda i: (candidates[i].passage_number, candidates[i].position))
+        ordered = sorted(
+            chosen, key=lambda i: (candidates[i].passage_number, candidates[i].position)
+        )
         text = " ".join(f"{candidates[i].text} [{candidates[i].passage_number}]" for i in ordered)
         return Generation(text, self.name)

@@ -23,9 +23,7 @@ def _kb(client: TestClient, name: str = "handbook") -> str:
 
 
 def _upload(client: TestClient, kb_id: str, name: str, data: bytes, **form: str) -> dict:
-    response = client.post(
-        f"/v1/kbs/{kb_id}/documents", files={"file": (name, data)}, data=form
-    )
+    response = client.post(f"/v1/kbs/{kb_id}/documents", files={"file": (name, data)}, data=form)
     assert response.status_code in (200, 201), response.text
     return dict(response.json())
 
@@ -54,17 +52,26 @@ def test_upload_each_format_and_answer_from_it(client: TestClient) -> None:
 
     uploads = {
         "returns.html": (HTML, "text/html", "Returns policy"),
-        "security.md": (b"# Security\n\nPasswords must be rotated every 90 days.",
-                        "text/markdown", "Security"),
-        "parking.txt": (b"Staff parking is on level minus two of the garage.", "text/plain",
-                        "parking.txt"),
+        "security.md": (
+            b"# Security\n\nPasswords must be rotated every 90 days.",
+            "text/markdown",
+            "Security",
+        ),
+        "parking.txt": (
+            b"Staff parking is on level minus two of the garage.",
+            "text/plain",
+            "parking.txt",
+        ),
         "holidays.docx": (
             buffer.getvalue(),
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             "Holidays",
         ),
-        "expenses.pdf": (make_pdf(["Expense claims are paid within 14 days."]),
-                         "application/pdf", "expenses.pdf"),
+        "expenses.pdf": (
+            make_pdf(["Expense claims are paid within 14 days."]),
+            "application/pdf",
+            "expenses.pdf",
+        ),
     }
     for name, (data, media_type, title) in uploads.items():
         body = _upload(client, kb_id, name, data)
@@ -160,9 +167,10 @@ def test_question_outside_the_knowledge_base_is_not_answered(client: TestClient)
     assert answer["citations"] == []
     assert "does not contain" in answer["answer"]
     empty = _kb(client, "empty")
-    assert client.post(
-        f"/v1/kbs/{empty}/query", json={"question": "Anything?"}
-    ).json()["grounded"] is False
+    assert (
+        client.post(f"/v1/kbs/{empty}/query", json={"question": "Anything?"}).json()["grounded"]
+        is False
+    )
 
 
 def test_a_question_to_one_kb_never_sees_another(client: TestClient) -> None:

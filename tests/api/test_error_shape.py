@@ -23,9 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + b"\x00" * 17 + zl
 
 
 @pytest.fixture
-def small_client(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
-) -> Any:
+def small_client(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Any:
     settings = make_settings(tmp_path / "data", ingest__max_upload_bytes=MAX_UPLOAD)
     settings.api.max_json_bytes = 32 * 1024
     container = build_container(settings, embedder=embedder)
@@ -46,45 +44,65 @@ def upload(name: str, data: bytes, **form: str) -> Callable[[TestClient, str, st
 CASES: dict[str, tuple[int, str, Callable[[TestClient, str, str], Response]]] = {
     "unknown kb": (404, "kb_not_found", lambda c, kb, d: c.get("/v1/kbs/kb_nope")),
     "upload to unknown kb": (
-        404, "kb_not_found", lambda c, kb, d: c.post(
+        404,
+        "kb_not_found",
+        lambda c, kb, d: c.post(
             "/v1/kbs/kb_nope/documents", files={"file": ("a.txt", b"some text")}
         ),
     ),
     "query unknown kb": (
-        404, "kb_not_found", lambda c, kb, d: c.post("/v1/kbs/kb_nope/query", json={"question": "q"})
+        404,
+        "kb_not_found",
+        lambda c, kb, d: c.post("/v1/kbs/kb_nope/query", json={"question": "q"}),
     ),
     "unknown document": (
-        404, "document_not_found", lambda c, kb, d: c.get(f"/v1/kbs/{kb}/documents/doc_nope")
+        404,
+        "document_not_found",
+        lambda c, kb, d: c.get(f"/v1/kbs/{kb}/documents/doc_nope"),
     ),
     "chunks of unknown document": (
-        404, "document_not_found",
+        404,
+        "document_not_found",
         lambda c, kb, d: c.get(f"/v1/kbs/{kb}/documents/doc_nope/chunks"),
     ),
     "delete unknown document": (
-        404, "document_not_found", lambda c, kb, d: c.delete(f"/v1/kbs/{kb}/documents/doc_nope")
+        404,
+        "document_not_found",
+        lambda c, kb, d: c.delete(f"/v1/kbs/{kb}/documents/doc_nope"),
     ),
     "unknown route": (404, "route_not_found", lambda c, kb, d: c.get("/v1/nothing-here")),
     "wrong method": (405, "method_not_allowed", lambda c, kb, d: c.put("/v1/kbs")),
-    "duplicate kb name": (409, "kb_exists", lambda c, kb, d: c.post("/v1/kbs", json={"name": "kept"})),
+    "duplicate kb name": (
+        409,
+        "kb_exists",
+        lambda c, kb, d: c.post("/v1/kbs", json={"name": "kept"}),
+    ),
     "missing field": (422, "validation_failed", lambda c, kb, d: c.post("/v1/kbs", json={})),
     "unknown field": (
-        422, "validation_failed", lambda c, kb, d: c.post("/v1/kbs", json={"name": "x", "evil": 1})
+        422,
+        "validation_failed",
+        lambda c, kb, d: c.post("/v1/kbs", json={"name": "x", "evil": 1}),
     ),
     "malformed json": (
-        422, "validation_failed",
+        422,
+        "validation_failed",
         lambda c, kb, d: c.post(
             "/v1/kbs", content=b"{not json", headers={"content-type": "application/json"}
         ),
     ),
     "bad query parameter": (
-        422, "validation_failed", lambda c, kb, d: c.get("/v1/kbs", params={"limit": "lots"})
+        422,
+        "validation_failed",
+        lambda c, kb, d: c.get("/v1/kbs", params={"limit": "lots"}),
     ),
     "top_k out of range": (
-        422, "validation_failed",
+        422,
+        "validation_failed",
         lambda c, kb, d: c.post(f"/v1/kbs/{kb}/search", json={"query": "q", "top_k": 5000}),
     ),
     "json text document without text": (
-        422, "validation_failed",
+        422,
+        "validation_failed",
         lambda c, kb, d: c.post(f"/v1/kbs/{kb}/documents", json={"title": "t"}),
     ),
     "empty file": (422, "empty_document", upload("empty.txt", b"")),
@@ -92,31 +110,36 @@ CASES: dict[str, tuple[int, str, Callable[[TestClient, str, str], Response]]] = 
     "corrupt pdf": (422, "corrupt_document", upload("broken.pdf", b"%PDF-1.7\n1 0 obj <<\n")),
     "pdf without text": (422, "no_extractable_text", upload("scan.pdf", make_pdf([""]))),
     "image upload": (415, "unsupported_media_type", upload("photo.txt", PNG)),
-    "binary garbage": (
-        415, "unsupported_media_type", upload("data.txt", bytes(range(256)) * 8)
-    ),
+    "binary garbage": (415, "unsupported_media_type", upload("data.txt", bytes(range(256)) * 8)),
     "wrong content type": (
-        415, "unsupported_media_type",
+        415,
+        "unsupported_media_type",
         lambda c, kb, d: c.post(
             f"/v1/kbs/{kb}/documents", content=b"hello", headers={"content-type": "text/plain"}
         ),
     ),
     "oversize upload": (413, "payload_too_large", upload("big.txt", b"a " * MAX_UPLOAD)),
     "oversize json body": (
-        413, "payload_too_large",
+        413,
+        "payload_too_large",
         lambda c, kb, d: c.post(f"/v1/kbs/{kb}/documents", json={"text": "word " * 20_000}),
     ),
     "multipart without file": (
-        400, "invalid_input",
-        lambda c, kb, d: c.post(f"/v1/kbs/{kb}/documents", data={"title": "t"}, files={"x": ("a", b"b")}),
+        400,
+        "invalid_input",
+        lambda c, kb, d: c.post(
+            f"/v1/kbs/{kb}/documents", data={"title": "t"}, files={"x": ("a", b"b")}
+        ),
     ),
     "bad metadata": (400, "invalid_input", upload("m.txt", b"Some words here.", metadata="[1]")),
     "unknown model": (
-        400, "invalid_input",
+        400,
+        "invalid_input",
         lambda c, kb, d: c.post(f"/v1/kbs/{kb}/query", json={"question": "q", "model": "gpt-99"}),
     ),
     "openai-compatible without server": (
-        503, "model_unavailable",
+        503,
+        "model_unavailable",
         lambda c, kb, d: c.post(
             f"/v1/kbs/{kb}/query",
             json={"question": "Keep this text", "model": "openai-compatible"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,4 +205,18 @@ def test_connection_refused_raises_provider_error() -> None:
 
     assert "Connection refused" in caught.value.detail
     assert API_KEY not in caught.value.detail
+    model.close()
+
+
+def test_fake_server_stops_without_leaking_threads() -> None:
+    """A keep-alive connection left open by the client must not keep a handler thread alive."""
+    before = set(threading.enumerate())
+    with FakeOpenAIServer() as fake:
+        model = OpenAICompatibleModel("gpt-test", fake.base_url, API_KEY, max_retries=0)
+        list(model.stream(PROMPT, max_tokens=8))
+        model.generate(PROMPT, max_tokens=8)
+        # The pooled keep-alive connection holds a handler thread next to the serving one.
+        assert len(set(threading.enumerate()) - before) == 2
+
+    assert set(threading.enumerate()) - before == set()
     model.close()

@@ -91,9 +91,17 @@ def test_stale_chunks_of_an_unfinished_version_are_never_served(container: Conta
     kb = container.catalog.create_kb("docs")
     doc = container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="p.md")).document
     orphan = Chunk(
-        id=f"{doc.id}:deadbeefdeadbeef:0", kb_id=kb.id, document_id=doc.id,
-        version="deadbeefdeadbeef", index=0, text="The Basic plan costs 99 euros per month.",
-        title="Pricing", source="p.md", media_type="text/markdown", start_char=0, end_char=40,
+        id=f"{doc.id}:deadbeefdeadbeef:0",
+        kb_id=kb.id,
+        document_id=doc.id,
+        version="deadbeefdeadbeef",
+        index=0,
+        text="The Basic plan costs 99 euros per month.",
+        title="Pricing",
+        source="p.md",
+        media_type="text/markdown",
+        start_char=0,
+        end_char=40,
     )
     container.store.add(kb.id, [orphan], container.embedder.embed([orphan.text]))
     texts = _search(container, kb.id, "How much does the Basic plan cost?")
@@ -141,3 +149,35 @@ def test_chunks_keep_document_title_source_and_offsets(container: Container) -> 
         assert chunk.title == "Guide" and chunk.source == "guide.md"
         assert chunk.document_id == doc.id
         assert text[chunk.start_char : chunk.end_char] == chunk.text
+
+
+def test_ingest_many_batches_reports_each_source_and_keeps_vectors_straight(
+    container: Container,
+) -> None:
+    kb = container.catalog.create_kb("many")
+    animals = ["cat", "dog", "horse", "parrot", "goldfish", "rabbit", "turtle", "hamster"]
+    raws = [
+        RawSource(f"The {a} named Rex{i} lives in room {100 + i}.".encode(), source=f"{a}.txt")
+        for i, a in enumerate(animals)
+    ]
+    raws.insert(3, RawSource(b"", source="empty.txt"))
+    raws.append(RawSource(b"The cat named Rex0 moved to room 999.", source="cat.txt"))
+    seen: list[str] = []
+
+    results = container.ingestion.ingest_many(
+        kb.id, raws, on_done=lambda raw, _outcome: seen.append(raw.source), batch_chunks=3
+    )
+
+    assert seen == [r.source for r in raws]
+    assert isinstance(results[3], EmptyDocument)
+    outcomes = [r.outcome for r in results if not isinstance(r, EmptyDocument)]
+    assert outcomes == ["created"] * 8 + ["updated"]
+    assert container.catalog.get_kb(kb.id).document_count == 8
+    for i, animal in enumerate(animals[1:], start=1):
+        top = container.retriever.search(
+            kb.id, SearchRequest(f"Which room does the {animal} live in?")
+        )
+        assert top[0].chunk.source == f"{animal}.txt"
+        assert f"room {100 + i}" in top[0].chunk.text
+    cat = container.retriever.search(kb.id, SearchRequest("Which room is the cat in?"))
+    assert "room 999" in cat[0].chunk.text

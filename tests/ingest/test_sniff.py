@@ -147,3 +147,10 @@ def test_decode_text_refuses_binary(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaType) as excinfo:
         decode_text(data)
     assert_error(excinfo, 415, "unsupported_media_type")
+
+
+def test_mojibake_text_is_still_text() -> None:
+    """Regression: real web text with C1 mojibake ("itâ\x80\x99s") was refused as binary."""
+    data = "So letâ\x80\x99s take a brief look at Vibram: itâ\x80\x99s â\x80\x98Vee-bramâ\x80\x99.".encode()
+    assert sniff_media_type(data) == "text/plain"
+    assert "Vibram" in decode_text(data)

@@ -20,9 +20,18 @@ def registry(tmp_path: Path) -> Registry:
 def _doc(kb_id: str, doc_id: str, source: str, chunks: int = 2) -> Document:
     now = datetime.now(UTC)
     return Document(
-        id=doc_id, kb_id=kb_id, title="T", source=source, media_type="text/plain",
-        content_hash="a" * 64, size_bytes=10, chunk_count=chunks, status="ready",
-        created_at=now, updated_at=now, metadata={"team": "hr"},
+        id=doc_id,
+        kb_id=kb_id,
+        title="T",
+        source=source,
+        media_type="text/plain",
+        content_hash="a" * 64,
+        size_bytes=10,
+        chunk_count=chunks,
+        status="ready",
+        created_at=now,
+        updated_at=now,
+        metadata={"team": "hr"},
     )
 
 
