@@ -189,3 +189,19 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert client.get("/readyz").json()["status"] == "ready"
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v1/kbs/{kb_id}/documents" in paths and "/v1/kbs/{kb_id}/query" in paths
+
+
+def test_non_utf8_text_is_decoded_not_garbled(client: TestClient) -> None:
+    kb_id = _kb(client)
+    text = "Le café du personnel ouvre à 7 heures et ferme à 17 heures, été comme hiver."
+    body = _upload(client, kb_id, "cafe.txt", text.encode("cp1252"))
+    assert body["document"]["media_type"] == "text/plain"
+    chunks = client.get(f"/v1/kbs/{kb_id}/documents/{body['document']['id']}/chunks").json()
+    assert chunks[0]["text"] == text
+
+
+def test_hostile_filename_is_only_a_label(client: TestClient) -> None:
+    kb_id = _kb(client)
+    body = _upload(client, kb_id, "../../etc/passwd", b"Visitors sign in at the front desk.")
+    assert body["document"]["source"] == "passwd"
+    assert body["document"]["title"] == "passwd"
