@@ -48,7 +48,9 @@ def main() -> None:
         load_s = time.perf_counter() - t0
         kb = container.catalog.create_kb("bench")
         raws = [
-            RawSource(r["text"].encode(), source=f"msmarco:{r['_id']}", title=r.get("title") or None)
+            RawSource(
+                r["text"].encode(), source=f"msmarco:{r['_id']}", title=r.get("title") or None
+            )
             for r in rows
         ]
         t0 = time.perf_counter()
@@ -76,7 +78,8 @@ def main() -> None:
     print(f"documents ingested        {len(rows) - failed:8d}  ({failed} failed)")
     print(f"chunks stored             {chunks:8d}")
     print(f"ingest time               {ingest_s:8.2f} s")
-    print(f"ingest throughput         {len(rows) / ingest_s:8.1f} docs/s  {chunks / ingest_s:.1f} chunks/s")
+    rate = f"{len(rows) / ingest_s:8.1f} docs/s  {chunks / ingest_s:.1f} chunks/s"
+    print(f"ingest throughput         {rate}")
     print(f"re-ingest (unchanged)     {reingest_s:8.2f} s  ({unchanged} unchanged)")
     print(f"search p50 (in-process)   {statistics.median(latencies) * 1000:8.1f} ms")
     print(f"answer (extractive)       {answer_s * 1000:8.1f} ms")

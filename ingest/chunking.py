@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ class ChunkSpan:
     end_char: int
     page: int | None
     page_end: int | None
+    section: str | None = None
 
 
 class SentenceChunker:
@@ -42,11 +44,13 @@ class SentenceChunker:
     def split(self, doc: ParsedDocument) -> list[ChunkSpan]:
         """The document's passages in order, each located in the document text.
 
-        Paged documents are split page by page, so every passage cites exactly one page.
+        Paged documents are split page by page, so every passage cites exactly one page; other
+        documents section by section (at Markdown headings, which the HTML and DOCX parsers
+        also emit), so a passage never mixes two topics.
         """
-        sections = [(p.start, p.end) for p in doc.pages] or [(0, len(doc.text))]
+        sections = _page_sections(doc) or _heading_sections(doc.text)
         spans: list[ChunkSpan] = []
-        for start, end in sections:
+        for start, end, heading in sections:
             for offset, text in self._split_section(doc.text[start:end]):
                 spans.append(
                     ChunkSpan(
@@ -56,6 +60,7 @@ class SentenceChunker:
                         end_char=start + offset + len(text),
                         page=doc.page_at(start + offset),
                         page_end=doc.page_at(start + offset + max(len(text) - 1, 0)),
+                        section=heading,
                     )
                 )
         return spans
@@ -72,6 +77,39 @@ class SentenceChunker:
             cursor = offset + 1
             found.append((offset, text))
         return found
+
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(\S[^\n]*)$", re.M)
+_FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~)", re.M)
+
+
+def _page_sections(doc: ParsedDocument) -> list[tuple[int, int, str | None]]:
+    return [(p.start, p.end, None) for p in doc.pages]
+
+
+def _heading_sections(text: str) -> list[tuple[int, int, str | None]]:
+    """``(start, end, heading)`` per section; a heading with no body joins the next section,
+    and trailing headings with no body are dropped."""
+    fences = [m.start() for m in _FENCE.finditer(text)]
+    starts = [
+        (m.start(), m.group(2).strip())
+        for m in _HEADING.finditer(text)
+        # A "# comment" inside a fenced code block is not a heading.
+        if sum(1 for f in fences if f < m.start()) % 2 == 0
+    ]
+    bounds: list[tuple[int, str | None]] = [(0, None)] if not starts or starts[0][0] > 0 else []
+    bounds += starts
+    sections: list[tuple[int, int, str | None]] = []
+    carry: int | None = None
+    for i, (start, heading) in enumerate(bounds):
+        end = bounds[i + 1][0] if i + 1 < len(bounds) else len(text)
+        body = _HEADING.sub("", text[start:end]).strip()
+        if not body:
+            carry = start if carry is None else carry
+            continue
+        sections.append((start if carry is None else carry, end, heading))
+        carry = None
+    return sections or [(0, len(text), None)]
 
 
 def _locate(haystack: str, needle: str, cursor: int) -> int:

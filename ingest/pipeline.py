@@ -229,6 +229,7 @@ class IngestionService:
                 end_char=span.end_char,
                 page=span.page,
                 page_end=span.page_end,
+                section=span.section,
             )
             for span in self._chunker.split(parsed)
         ]
@@ -260,5 +261,9 @@ def _document(kb_id: str, prepared: _Prepared, now: datetime) -> Document:
 
 
 def _embedding_text(chunk: Chunk) -> str:
-    # The title gives a passage the context its own words may lack ("Pricing" above "It costs").
-    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+    # Title and section give a passage the context its own words may lack ("Pricing" above
+    # "It costs"), also for the second half of a long section that lost its heading line.
+    context = [chunk.title] if chunk.title else []
+    if chunk.section and chunk.section not in chunk.text[: len(chunk.section) + 8]:
+        context.append(chunk.section)
+    return "\n".join([*context, chunk.text])

@@ -56,6 +56,7 @@ class Chunk:
     end_char: int
     page: int | None = None
     page_end: int | None = None
+    section: str | None = None
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata as stored next to the vector (None values left out)."""
@@ -73,6 +74,8 @@ class Chunk:
         if self.page is not None:
             meta["page"] = self.page
             meta["page_end"] = self.page_end if self.page_end is not None else self.page
+        if self.section:
+            meta["section"] = self.section
         return meta
 
     @classmethod
@@ -92,6 +95,7 @@ class Chunk:
             end_char=int(meta.get("end_char", 0)),
             page=int(meta["page"]) if "page" in meta else None,
             page_end=int(meta["page_end"]) if "page_end" in meta else None,
+            section=str(meta["section"]) if "section" in meta else None,
         )
 
 

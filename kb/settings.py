@@ -58,7 +58,9 @@ class EmbeddingSettings(BaseModel):
     cache_dir: Path | None = Field(
         None, description="Where the bundled model is extracted; default DATA_DIR/models."
     )
-    batch_size: int = Field(64, description="Passages embedded per batch.", ge=1)
+    batch_size: int = Field(
+        16, description="Passages embedded per batch (16 measured fastest on 2 CPU cores).", ge=1
+    )
     device: str = Field("cpu", description="Torch device for the embedding model.")
 
 

@@ -9,7 +9,10 @@ from engine.llms.base import Generation, Prompt
 from engine.prompts import NOT_FOUND_ANSWER
 from kb.embeddings import Embedder
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BLOCK_BREAK = re.compile(r"\n[ \t]*\n")
+_HEADING_LINE = re.compile(r"^#{1,6}\s")
+_LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+")
 _MIN_WORDS = 3
 
 
@@ -21,9 +24,31 @@ class _Candidate:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, headings and fragments shorter than three words dropped."""
-    parts = (" ".join(p.split()) for p in _SENTENCE_END.split(text))
-    return [p for p in parts if len(p.split()) >= _MIN_WORDS]
+    """Sentences of a passage: hard-wrapped lines rejoined, list items and table rows kept
+    whole, headings and fragments shorter than three words dropped."""
+    units: list[str] = []
+    for block in _BLOCK_BREAK.split(text):
+        running: list[str] = []
+        for line in (raw.strip() for raw in block.splitlines()):
+            if not line:
+                continue
+            if _HEADING_LINE.match(line) or _LIST_ITEM.match(line) or " | " in line:
+                units.append(" ".join(running))
+                running = []
+                if not _HEADING_LINE.match(line):  # headings are labels, not answers
+                    units.append(_LIST_ITEM.sub("", line))
+            else:
+                if running and _is_label(running[-1]) and line[:1].isupper():
+                    units.append(" ".join(running))  # "Pricing" above a sentence: a label
+                    running = []
+                running.append(line)
+        units.append(" ".join(running))
+    sentences = (" ".join(p.split()) for unit in units for p in _SENTENCE_END.split(unit))
+    return [p for p in sentences if len(p.split()) >= _MIN_WORDS]
+
+
+def _is_label(line: str) -> bool:
+    return len(line.split()) < 8 and not line.rstrip().endswith((".", "!", "?", ",", ";", ":"))
 
 
 class ExtractiveModel:

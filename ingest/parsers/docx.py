@@ -67,10 +67,21 @@ def _blocks(document: Document) -> list[str]:
     blocks: list[str] = []
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
-            blocks.append(item.text.strip())
+            blocks.append(_heading_marker(item) + item.text.strip())
         elif isinstance(item, Table):
             blocks.append(_table_text(item))
     return blocks
+
+
+def _heading_marker(paragraph: Paragraph) -> str:
+    """``## `` for a Heading 2 paragraph: headings become Markdown so chunking sees sections."""
+    style = paragraph.style.name if paragraph.style is not None else ""
+    if not paragraph.text.strip():
+        return ""
+    if style == "Title":
+        return "# "
+    level = style.removeprefix("Heading").strip()
+    return "#" * min(int(level), 6) + " " if style.startswith("Heading") and level.isdigit() else ""
 
 
 def _table_text(table: Table) -> str:

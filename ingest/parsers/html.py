@@ -38,6 +38,7 @@ _LINE_TAGS = (
     "hr", "br",
 )  # fmt: skip
 _VOID_TAGS = frozenset({"br", "hr"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CELL_TAGS = ("td", "th")
 # Layout markers. Text strings have their tabs collapsed before joining, so a tab can only be a
 # cell break; the paragraph marker is a private-use character, which str.split() leaves alone.
@@ -142,5 +143,8 @@ def _mark_layout(root: Tag) -> None:
             continue
         gap = _PARAGRAPH_BREAK if tag.name in _PARAGRAPH_TAGS else "\n"
         tag.insert_before(_Break(gap))
+        if tag.name in _HEADINGS:
+            # Headings become Markdown ("## Refunds") so chunking can cut at sections.
+            tag.insert(0, _Break("#" * int(tag.name[1]) + " "))
         if tag.name not in _VOID_TAGS:
             tag.append(_Break(gap))

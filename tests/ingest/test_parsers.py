@@ -172,7 +172,7 @@ def test_html_keeps_content_and_drops_boilerplate() -> None:
     assert parsed.media_type == HTML
     assert parsed.title == "Garden Guide"
     assert parsed.text == (
-        "Growing Tomatoes\n\nTomatoes need sun and water.\n\nSoil\n\nLoamy\nWell drained"
+        "# Growing Tomatoes\n\nTomatoes need sun and water.\n\n## Soil\n\nLoamy\nWell drained"
         "\n\nMonth | Task\nMay | Plant"
     )
     for boilerplate in ("secret-script-text", "About us", "cookies", "consent", "Copyright"):
@@ -194,7 +194,7 @@ def test_html_title_falls_back_to_first_h1() -> None:
     html = b"<html><body><header>Site</header><article><h1>Only Heading</h1><p>Body</p></article>"
     parsed = parse_bytes(html, LIMITS)
     assert parsed.title == "Only Heading"
-    assert parsed.text == "Only Heading\n\nBody"
+    assert parsed.text == "# Only Heading\n\nBody"
 
 
 def test_html_without_text_is_refused() -> None:
@@ -257,7 +257,7 @@ def test_docx_paragraphs_and_table_in_order() -> None:
     assert parsed.media_type == DOCX
     assert parsed.title == "Quarterly Report"
     assert parsed.text == (
-        "Quarterly Report\n\nRevenue grew in every region.\n\n"
+        "# Quarterly Report\n\nRevenue grew in every region.\n\n"
         "Region | Q1 | Q2\nNorth | 10 | 12\n\nClosing remarks."
     )
     assert parsed.pages == []

@@ -151,6 +151,7 @@ def test_decode_text_refuses_binary(data: bytes) -> None:
 
 def test_mojibake_text_is_still_text() -> None:
     """Regression: real web text with C1 mojibake ("itâ\x80\x99s") was refused as binary."""
-    data = "So letâ\x80\x99s take a brief look at Vibram: itâ\x80\x99s â\x80\x98Vee-bramâ\x80\x99.".encode()
+    text = "So letâ\x80\x99s take a brief look at Vibram: itâ\x80\x99s â\x80\x98Vee-bramâ\x80\x99."
+    data = text.encode()
     assert sniff_media_type(data) == "text/plain"
     assert "Vibram" in decode_text(data)
