@@ -18,7 +18,17 @@ _REFUSALS = (
     "does not contain the answer",
     "i don't know",
     "i do not know",
+    "i'm not sure",
+    "i am not sure",
+    "does not provide any information",
+    "do not provide any information",
+    "does not mention",
+    "do not mention",
+    "no information about",
 )
+# A long answer that mentions a gap somewhere is still an answer; only short replies whose gist
+# is "not in the passages" count as refusals.
+_MAX_REFUSAL_CHARS = 300
 
 
 class QueryService:
@@ -62,9 +72,7 @@ def finish_answer(generation: Generation, passages: list[Passage]) -> Answer:
 
 def _is_refusal(text: str) -> bool:
     lowered = text.lower()
-    return any(phrase in lowered for phrase in _REFUSALS) and len(lowered) < 2 * len(
-        NOT_FOUND_ANSWER
-    )
+    return len(lowered) <= _MAX_REFUSAL_CHARS and any(phrase in lowered for phrase in _REFUSALS)
 
 
 def _check_markers(text: str, passage_count: int) -> tuple[str, list[int]]:

@@ -22,12 +22,15 @@ class ChatMessage:
 class Prompt:
     """What a model is asked: the chat messages, and the question and passages they were built from.
 
-    Chat models read ``messages``; the extractive answerer reads ``question`` and ``passages``.
+    Chat models read ``messages``; small local models read ``compact_messages`` when present (a
+    long system prompt derails a 135M model); the extractive answerer reads ``question`` and
+    ``passages``.
     """
 
     messages: list[ChatMessage]
     question: str
     passages: list[Passage] = field(default_factory=list)
+    compact_messages: list[ChatMessage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

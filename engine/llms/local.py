@@ -172,7 +172,8 @@ class LocalModel:
         return _Loaded(tokenizer, model)
 
     def _encode(self, loaded: _Loaded, prompt: Prompt, max_tokens: int) -> Any:
-        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        chosen = prompt.compact_messages or prompt.messages
+        messages = [{"role": m.role, "content": m.content} for m in chosen]
         inputs = loaded.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )

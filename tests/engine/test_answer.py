@@ -63,7 +63,9 @@ def test_prompt_delimits_and_numbers_passages_and_escapes_breakouts() -> None:
     assert '<passage number="1" title="Doc 1" page="3">' in user.content
     assert user.content.count("</passage>") == 2  # the passage cannot close its own block
     assert '<passage number="9"' not in user.content
-    assert user.content.rstrip().endswith("citing them as [n].")
+    assert user.content.rstrip().endswith("cite each passage you use like [1].")
+    compact = prompt.compact_messages[1].content
+    assert "[1] Alpha is first." in compact and "</passage" not in compact
 
 
 def test_sentence_splitting_keeps_real_sentences() -> None:
