@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.container import Container
 from api.errors import BodySizeLimit, install_error_handlers
-from api.routes import answers, documents, health, kbs
+from api.routes import answers, chat, crawls, documents, health, kbs, openai_compat
 
 
 def create_app(container: Container) -> FastAPI:
@@ -17,8 +17,9 @@ def create_app(container: Container) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        container.crawls.recover()
         yield
-        container.close()
+        container.close()  # cancels running crawls first
 
     app = FastAPI(
         title="kb-engine",
@@ -33,6 +34,6 @@ def create_app(container: Container) -> FastAPI:
         max_json_bytes=container.settings.api.max_json_bytes,
         max_upload_bytes=container.settings.ingest.max_upload_bytes,
     )
-    for module in (health, kbs, documents, answers):
+    for module in (health, kbs, documents, answers, crawls, chat, openai_compat):
         app.include_router(module.router)
     return app

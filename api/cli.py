@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.cli_crawl import crawl_command
+from api.cli_eval import eval_command
 from api.container import Container, build_container
 from ingest.pipeline import IngestResult
 from ingest.sources import RawSource, iter_files
@@ -166,6 +168,10 @@ def ask(
         console.print(f"[{c.number}] {c.title} ({c.source}{page})", markup=False)
     if not answer.grounded:
         raise typer.Exit(3)
+
+
+app.command("eval")(eval_command)
+app.command("crawl")(crawl_command)
 
 
 def main() -> None:

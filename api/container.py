@@ -5,14 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.answer import QueryService
+from engine.conversation import ConversationService
 from engine.llms.registry import ModelRegistry
-from engine.retrieve import Retriever
+from engine.rerank import CrossEncoderReranker
+from engine.retrieve import RetrievalConfig, Retriever
+from engine.rewrite import QuestionRewriter
 from ingest.chunking import SentenceChunker
+from ingest.crawl import CrawlDeps, CrawlService
 from ingest.parsers.base import ParseLimits
 from ingest.parsers.registry import parse_bytes
 from ingest.pipeline import IngestionService
 from kb.catalog import Catalog
+from kb.conversations import ConversationRepository
+from kb.crawls import CrawlRepository
 from kb.embeddings import SentenceTransformerEmbedder
+from kb.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.registry import Registry
 from kb.settings import Settings
 from kb.store import ChromaStore, VectorStore
@@ -25,16 +32,21 @@ class Container:
     settings: Settings
     registry: Registry
     store: VectorStore
+    lexical: LexicalIndex
     catalog: Catalog
     embedder: SentenceTransformerEmbedder
     ingestion: IngestionService
     retriever: Retriever
     models: ModelRegistry
     queries: QueryService
+    crawls: CrawlService
+    conversations: ConversationService
 
     def close(self) -> None:
         """Release what the services hold."""
+        self.crawls.shutdown()  # crawls write through the registry: stop them first
         self.registry.close()
+        self.lexical.close()
 
 
 def build_container(
@@ -57,6 +69,7 @@ def build_container(
         cache_dir=settings.model_cache_dir,
         device=settings.embedding.device,
         batch_size=settings.embedding.batch_size,
+        backend=settings.embedding.backend,
     )
     chunker = SentenceChunker(
         settings.chunking.chunk_size, settings.chunking.chunk_overlap, embedder.count_tokens
@@ -66,13 +79,66 @@ def build_container(
         max_unzipped_bytes=settings.ingest.max_unzipped_bytes,
         max_text_chars=settings.ingest.max_text_chars,
     )
+    lexical = SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
     ingestion = IngestionService(
-        registry, store, embedder, chunker, parse_bytes, limits, settings.ingest.max_upload_bytes
+        registry,
+        store,
+        lexical,
+        embedder,
+        chunker,
+        parse_bytes,
+        limits,
+        settings.ingest.max_upload_bytes,
     )
-    retriever = Retriever(registry, store, embedder, settings.retrieval.min_score)
+    retrieval = settings.retrieval
+    reranker = (
+        CrossEncoderReranker(retrieval.rerank_model, retrieval.rerank_depth)
+        if retrieval.rerank_model
+        else None
+    )
+    retriever = Retriever(
+        registry,
+        store,
+        lexical,
+        embedder,
+        RetrievalConfig(
+            mode=retrieval.mode,
+            fusion=retrieval.fusion,
+            dense_weight=retrieval.dense_weight,
+            min_score=retrieval.min_score,
+            candidates=retrieval.candidates,
+        ),
+        reranker,
+    )
     models = ModelRegistry(settings.llm, embedder)
     queries = QueryService(retriever, models, settings.llm.max_new_tokens)
-    catalog = Catalog(registry, store)
+    catalog = Catalog(registry, store, lexical)
+    conversations = ConversationService(
+        ConversationRepository(registry.engine),
+        registry,
+        queries,
+        QuestionRewriter(models, use_llm=settings.chat.llm_rewrite),
+        history_messages=settings.chat.history_messages,
+    )
     return Container(
-        settings, registry, store, catalog, embedder, ingestion, retriever, models, queries
+        settings=settings,
+        registry=registry,
+        store=store,
+        lexical=lexical,
+        catalog=catalog,
+        embedder=embedder,
+        ingestion=ingestion,
+        retriever=retriever,
+        models=models,
+        queries=queries,
+        crawls=CrawlService(
+            CrawlDeps(
+                ingestion,
+                registry,
+                CrawlRepository(registry.engine),
+                settings.crawl,
+                settings.ingest.max_upload_bytes,
+            )
+        ),
+        conversations=conversations,
     )

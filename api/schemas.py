@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.retrieve import SearchFilters
 from kb.models import Answer, Chunk, Citation, Document, KnowledgeBase, Passage
 
 T = TypeVar("T")
@@ -118,15 +119,44 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+TagValue = str | int | float | bool
+Mode = Literal["dense", "lexical", "hybrid"]
+
+
+class FiltersIn(_Strict):
+    """Restrict retrieval; every filter applies to both retrievers before fusion."""
+
+    document_ids: list[str] = Field(default_factory=list, max_length=1000)
+    sources: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Source prefixes, e.g. 'https://docs.example.com/billing/'.",
+    )
+    media_types: list[str] = Field(default_factory=list, max_length=20)
+    tags: dict[str, TagValue] = Field(
+        default_factory=dict, description="Metadata given at upload; all must match."
+    )
+
+    def to_domain(self) -> SearchFilters:
+        """The engine's filter object."""
+        return SearchFilters(
+            document_ids=tuple(self.document_ids),
+            source_prefixes=tuple(self.sources),
+            media_types=tuple(self.media_types),
+            tags=tuple(sorted(self.tags.items())),
+        )
+
+
 class SearchIn(_Strict):
     """Body of POST /v1/kbs/{kb_id}/search."""
 
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(5, ge=1, le=50)
     min_score: float | None = Field(
-        None, ge=-1, le=1, description="Relevance floor; the server setting when omitted."
+        None, ge=-1, le=1, description="Cosine-similarity floor; the server setting when omitted."
     )
-    document_ids: list[str] = Field(default_factory=list, max_length=100)
+    mode: Mode | None = Field(None, description="dense, lexical or hybrid (server default).")
+    filters: FiltersIn = Field(default_factory=FiltersIn)
 
 
 class PassageOut(BaseModel):
@@ -138,7 +168,8 @@ class PassageOut(BaseModel):
     source: str
     page: int | None
     text: str
-    score: float
+    score: float = Field(description="Rank score in the mode used (fused, BM25 or cosine).")
+    similarity: float | None = Field(description="Cosine similarity to the query.")
 
     @classmethod
     def of(cls, passage: Passage) -> PassageOut:
@@ -152,6 +183,7 @@ class PassageOut(BaseModel):
             page=c.page,
             text=c.text,
             score=round(passage.score, 4),
+            similarity=None if passage.similarity is None else round(passage.similarity, 4),
         )
 
 
@@ -169,7 +201,11 @@ class QueryIn(_Strict):
         None, max_length=200, description="'extractive', 'local' or 'openai-compatible[:name]'."
     )
     top_k: int = Field(5, ge=1, le=20)
-    document_ids: list[str] = Field(default_factory=list, max_length=100)
+    mode: Mode | None = Field(None, description="dense, lexical or hybrid (server default).")
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+    stream: bool = Field(
+        False, description="Answer as Server-Sent Events: delta, citations, then done."
+    )
 
 
 class CitationOut(BaseModel):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Generator
 
-from engine.llms.base import Generation
+from engine.llms.base import AnswerModel, Generation
 from engine.llms.registry import ModelRegistry
 from engine.prompts import NOT_FOUND_ANSWER, build_prompt
-from engine.retrieve import Retriever, SearchRequest
+from engine.retrieve import Retriever, SearchFilters, SearchRequest
+from engine.streaming import Delta, Finished, MarkerFilter, ModelRun, StreamEvent, model_pieces
 from kb.models import Answer, Citation, Passage
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -45,17 +47,69 @@ class QueryService:
         question: str,
         model: str | None = None,
         top_k: int = 5,
-        document_ids: tuple[str, ...] = (),
+        filters: SearchFilters | None = None,
+        mode: str | None = None,
     ) -> Answer:
         """A grounded answer, or an honest "not in the knowledge base"."""
         llm = self._models.get(model)
-        passages = self._retriever.search(
-            kb_id, SearchRequest(question, top_k=top_k, document_ids=document_ids)
-        )
+        passages = self._search(kb_id, question, top_k, filters, mode)
         if not passages:
             return Answer(NOT_FOUND_ANSWER, [], llm.name, grounded=False)
         generation = llm.generate(build_prompt(question, passages), self._max_new_tokens)
         return finish_answer(generation, passages)
+
+    def stream(
+        self,
+        kb_id: str,
+        question: str,
+        model: str | None = None,
+        top_k: int = 5,
+        filters: SearchFilters | None = None,
+        mode: str | None = None,
+    ) -> Generator[StreamEvent, None, None]:
+        """Like ``answer``, as events: text deltas as generated, then the checked answer.
+
+        The model is resolved and the passages retrieved before this returns, so those errors
+        raise here rather than mid-stream; closing the generator stops the generation.
+        """
+        llm = self._models.get(model)
+        passages = self._search(kb_id, question, top_k, filters, mode)
+        return self._stream(llm, question, passages)
+
+    def _search(
+        self,
+        kb_id: str,
+        question: str,
+        top_k: int,
+        filters: SearchFilters | None,
+        mode: str | None,
+    ) -> list[Passage]:
+        request = SearchRequest(
+            question, top_k=top_k, mode=mode, filters=filters or SearchFilters()
+        )
+        return self._retriever.search(kb_id, request)
+
+    def _stream(
+        self, llm: AnswerModel, question: str, passages: list[Passage]
+    ) -> Generator[StreamEvent, None, None]:
+        if not passages:
+            yield Delta(NOT_FOUND_ANSWER)
+            yield Finished(Answer(NOT_FOUND_ANSWER, [], llm.name, grounded=False))
+            return
+        run = ModelRun(llm.name)
+        markers = MarkerFilter(len(passages))
+        pieces = model_pieces(llm, build_prompt(question, passages), self._max_new_tokens, run)
+        parts: list[str] = []
+        try:
+            for piece in pieces:
+                parts.append(piece)
+                if text := markers.feed(piece):
+                    yield Delta(text)
+        finally:
+            pieces.close()  # a client that went away stops the model too
+        if rest := markers.flush():
+            yield Delta(rest)
+        yield Finished(finish_answer(Generation("".join(parts), run.model, run.usage), passages))
 
 
 def finish_answer(generation: Generation, passages: list[Passage]) -> Answer:
@@ -101,6 +155,6 @@ def _citation(number: int, passage: Passage) -> Citation:
         source=chunk.source,
         page=chunk.page,
         text=chunk.text,
-        score=round(passage.score, 4),
+        score=round(passage.similarity if passage.similarity is not None else passage.score, 4),
         chunk_id=chunk.id,
     )

@@ -22,6 +22,7 @@ from ingest.parsers.base import ParsedDocument, ParseLimits
 from ingest.sources import RawSource
 from kb.embeddings import Embedder
 from kb.errors import KBError, NoExtractableText, PayloadTooLarge
+from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document
 from kb.registry import Registry, new_id
 from kb.store import VectorStore
@@ -67,6 +68,7 @@ class IngestionService:
         self,
         registry: Registry,
         store: VectorStore,
+        lexical: LexicalIndex,
         embedder: Embedder,
         chunker: SentenceChunker,
         parse: ParseFn,
@@ -75,6 +77,7 @@ class IngestionService:
     ) -> None:
         self._registry = registry
         self._store = store
+        self._lexical = lexical
         self._embedder = embedder
         self._chunker = chunker
         self._parse = parse
@@ -179,7 +182,9 @@ class IngestionService:
         the older versions."""
         now = datetime.now(UTC)
         try:
-            self._store.add(kb_id, [c for p in batch for c in p.chunks], vectors)
+            chunks = [c for p in batch for c in p.chunks]
+            self._store.add(kb_id, chunks, vectors)
+            self._lexical.add(kb_id, chunks)
             documents = self._registry.save_documents([_document(kb_id, p, now) for p in batch])
         except BaseException:
             # The registry still points at the old versions: drop the half-written new ones.
@@ -188,9 +193,9 @@ class IngestionService:
             raise
         for prepared in batch:
             if prepared.existing is not None:
-                self._store.delete_document(
-                    kb_id, prepared.doc_id, keep_version=prepared.digest[:16]
-                )
+                version = prepared.digest[:16]
+                self._store.delete_document(kb_id, prepared.doc_id, keep_version=version)
+                self._lexical.delete_document(kb_id, prepared.doc_id, keep_version=version)
             log.info(
                 "ingested %s into %s: %d chunks", prepared.raw.source, kb_id, len(prepared.chunks)
             )
@@ -202,6 +207,7 @@ class IngestionService:
     def _discard_version(self, kb_id: str, doc_id: str, version: str) -> None:
         try:
             self._store.delete_version(kb_id, doc_id, version)
+            self._lexical.delete_version(kb_id, doc_id, version)
         except Exception:
             log.warning("could not clean up chunks of a failed ingestion of %s", doc_id)
 
@@ -239,6 +245,7 @@ class IngestionService:
         with self._lock(kb_id):
             document = self._registry.delete_document(kb_id, doc_id)
             self._store.delete_document(kb_id, doc_id)
+            self._lexical.delete_document(kb_id, doc_id)
         return document
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kb.errors import InvalidInput
+from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document, KnowledgeBase
 from kb.registry import Registry
 from kb.store import VectorStore
@@ -11,9 +12,10 @@ from kb.store import VectorStore
 class Catalog:
     """Create, read, update and delete knowledge bases; read documents and their chunks."""
 
-    def __init__(self, registry: Registry, store: VectorStore) -> None:
+    def __init__(self, registry: Registry, store: VectorStore, lexical: LexicalIndex) -> None:
         self._registry = registry
         self._store = store
+        self._lexical = lexical
 
     def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
         """A new, empty knowledge base with its own collection."""
@@ -46,6 +48,7 @@ class Catalog:
         """Delete a knowledge base, its documents and its vectors."""
         self._registry.delete_kb(kb_id)
         self._store.drop(kb_id)
+        self._lexical.drop(kb_id)
 
     def list_documents(self, kb_id: str, limit: int, offset: int) -> tuple[list[Document], int]:
         """A page of a knowledge base's documents and the total count."""

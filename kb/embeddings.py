@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import shutil
 import tempfile
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from kb.errors import ModelUnavailable
+
+logger = logging.getLogger(__name__)
 
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_MINILM = "all-MiniLM-L6-v2"
 # sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2 as published.
 MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+Backend = Literal["torch", "onnx-int8"]
 
 
 class Embedder(Protocol):
@@ -89,13 +93,51 @@ def resolve_model_path(spec: str, cache_dir: Path) -> str:
     return str(Path(spec).expanduser()) if looks_like_path else spec
 
 
+def _load_torch(path: str, cache_dir: Path, device: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device)
+
+
+def _load_onnx_int8(path: str, cache_dir: Path, device: str) -> Any:
+    if device != "cpu":
+        logger.warning("The onnx-int8 embedding backend runs on the CPU; using torch on %s", device)
+        return _load_torch(path, cache_dir, device)
+    try:
+        from kb.onnx_embeddings import load_int8_encoder
+
+        return load_int8_encoder(path, cache_dir)
+    except Exception as exc:  # a missing or failing ONNX stack must not stop the service
+        logger.warning("ONNX embedding backend unavailable (%s); falling back to torch", exc)
+        return _load_torch(path, cache_dir, device)
+
+
+# Each loader returns an object with SentenceTransformer's encode, tokenizer and max_seq_length.
+BACKENDS: dict[str, Callable[[str, Path, str], Any]] = {
+    "torch": _load_torch,
+    "onnx-int8": _load_onnx_int8,
+}
+
+
 class SentenceTransformerEmbedder:
-    """sentence-transformers model, loaded on first use (thread-safe)."""
+    """sentence-transformers model, loaded on first use (thread-safe).
+
+    ``backend`` picks the runtime: ``torch`` (fp32) or ``onnx-int8`` (the model exported once
+    to int8 ONNX for this CPU and cached in ``cache_dir``; falls back to torch if it cannot).
+    """
 
     def __init__(
-        self, spec: str, cache_dir: Path, device: str = "cpu", batch_size: int = 64
+        self,
+        spec: str,
+        cache_dir: Path,
+        device: str = "cpu",
+        batch_size: int = 64,
+        backend: Backend = "onnx-int8",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown embedding backend {backend!r}; choose from {list(BACKENDS)}")
         self.name = spec
+        self.backend = backend
         self._cache_dir = cache_dir
         self._device = device
         self._batch_size = batch_size
@@ -104,7 +146,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def model(self) -> Any:
-        """The loaded SentenceTransformer."""
+        """The loaded model: a SentenceTransformer, or an OnnxSentenceEncoder for onnx-int8."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -112,16 +154,18 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _load(self) -> Any:
-        from sentence_transformers import SentenceTransformer
-
         path = resolve_model_path(self.name, self._cache_dir)
         try:
-            return SentenceTransformer(path, device=self._device)
+            return BACKENDS[self.backend](path, self._cache_dir, self._device)
         except Exception as exc:
             raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Normalised embeddings, one per text."""
+        """Normalised embeddings, one per text.
+
+        Both backends batch texts of similar length together (sentence-transformers sorts
+        by characters inside ``encode``; the ONNX encoder by tokens), so padding stays small.
+        """
         if not texts:
             return []
         vectors = self.model.encode(

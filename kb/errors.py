@@ -5,14 +5,19 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
 
     KBError (500, internal_error)
     ├── InvalidInput (400, invalid_input)
-    │   └── ValidationFailed (422, validation_failed)
+    │   ├── ValidationFailed (422, validation_failed)
+    │   └── UrlRefused (400, url_refused)
     ├── NotFound (404, not_found)
     │   ├── KnowledgeBaseNotFound (404, kb_not_found)
     │   ├── DocumentNotFound (404, document_not_found)
+    │   ├── CrawlNotFound (404, crawl_not_found)
+    │   ├── ConversationNotFound (404, conversation_not_found)
     │   └── RouteNotFound (404, route_not_found)
     ├── MethodNotAllowed (405, method_not_allowed)
     ├── Conflict (409, conflict)
-    │   └── KnowledgeBaseExists (409, kb_exists)
+    │   ├── KnowledgeBaseExists (409, kb_exists)
+    │   ├── CrawlInProgress (409, crawl_in_progress)
+    │   └── CrawlFinished (409, crawl_finished)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── UnprocessableDocument (422, unprocessable_document)
@@ -66,6 +71,12 @@ class ValidationFailed(InvalidInput):
     status, code, title = 422, "validation_failed", "Validation failed"
 
 
+class UrlRefused(InvalidInput):
+    """A URL the crawler will not fetch: not http(s), or a host on a refused network."""
+
+    code, title = "url_refused", "URL refused"
+
+
 class NotFound(KBError):
     """A named resource does not exist."""
 
@@ -82,6 +93,18 @@ class DocumentNotFound(NotFound):
     """No document has this id in the knowledge base."""
 
     code, title = "document_not_found", "Document not found"
+
+
+class CrawlNotFound(NotFound):
+    """No crawl has this id in the knowledge base."""
+
+    code, title = "crawl_not_found", "Crawl not found"
+
+
+class ConversationNotFound(NotFound):
+    """No conversation has this id (for this user and knowledge base)."""
+
+    code, title = "conversation_not_found", "Conversation not found"
 
 
 class RouteNotFound(NotFound):
@@ -106,6 +129,18 @@ class KnowledgeBaseExists(Conflict):
     """A knowledge base with this name already exists."""
 
     code, title = "kb_exists", "Knowledge base already exists"
+
+
+class CrawlInProgress(Conflict):
+    """The knowledge base already has a queued or running crawl."""
+
+    code, title = "crawl_in_progress", "Crawl in progress"
+
+
+class CrawlFinished(Conflict):
+    """The crawl has already ended, so it cannot be cancelled."""
+
+    code, title = "crawl_finished", "Crawl already finished"
 
 
 class PayloadTooLarge(KBError):

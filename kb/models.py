@@ -101,10 +101,12 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Passage:
-    """A chunk retrieved for a query, with its cosine-similarity score."""
+    """A chunk retrieved for a query: ``score`` ranks it in the retrieval mode used (fused,
+    BM25 or cosine), ``similarity`` is its cosine similarity to the query."""
 
     chunk: Chunk
     score: float
+    similarity: float | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    or_,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -28,6 +29,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from kb.errors import DocumentNotFound, KnowledgeBaseExists, KnowledgeBaseNotFound
 from kb.models import Document, KnowledgeBase
+
+TagValue = str | int | float | bool
 
 
 def _now() -> datetime:
@@ -41,6 +44,10 @@ def new_id(prefix: str) -> str:
 
 class _Base(DeclarativeBase):
     pass
+
+
+# Other tables of the same database (crawl jobs) share this metadata so foreign keys resolve.
+Base = _Base
 
 
 class KnowledgeBaseRow(_Base):
@@ -118,6 +125,11 @@ class Registry:
             _enable_sqlite_pragmas(self._engine)
         _Base.metadata.create_all(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for repositories of other tables in the same database."""
+        return self._engine
 
     def close(self) -> None:
         """Release database connections."""
@@ -264,6 +276,28 @@ class Registry:
             doc = _to_document(row)
             session.delete(row)
             return doc
+
+    def document_ids_matching(
+        self, kb_id: str, source_prefixes: Sequence[str], tags: dict[str, TagValue]
+    ) -> list[str]:
+        """Ids of documents whose source starts with any prefix and whose metadata has every tag."""
+        with self._session() as session:
+            query = select(DocumentRow.id, DocumentRow.meta).where(DocumentRow.kb_id == kb_id)
+            if source_prefixes:
+                query = query.where(
+                    or_(
+                        *(
+                            DocumentRow.source.startswith(p, autoescape=True)
+                            for p in source_prefixes
+                        )
+                    )
+                )
+            rows = session.execute(query).all()
+        return [
+            doc_id
+            for doc_id, meta in rows
+            if all((meta or {}).get(key) == value for key, value in tags.items())
+        ]
 
     def active_versions(self, kb_id: str, doc_ids: set[str]) -> dict[str, str]:
         """The content hash of the live version of each given document that still exists."""

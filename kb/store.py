@@ -27,6 +27,9 @@ class VectorStore(Protocol):
     def chunks(self, kb_id: str, document_id: str, version: str | None = None) -> list[Chunk]:
         """A document's chunks in order (of one version when given)."""
 
+    def get(self, kb_id: str, chunk_ids: Sequence[str]) -> list[tuple[Chunk, list[float]]]:
+        """Chunks by id with their vectors (ids not found are left out)."""
+
     def delete_document(
         self, kb_id: str, document_id: str, keep_version: str | None = None
     ) -> None:
@@ -87,7 +90,7 @@ class ChromaStore:
         metas = result["metadatas"][0]
         dists = result["distances"][0]
         return [
-            Passage(Chunk.from_stored(i, d, dict(m)), 1.0 - float(dist))
+            Passage(Chunk.from_stored(i, d, dict(m)), 1.0 - float(dist), 1.0 - float(dist))
             for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
         ]
 
@@ -102,6 +105,20 @@ class ChromaStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
         return sorted(found, key=lambda c: c.index)
+
+    def get(self, kb_id: str, chunk_ids: Sequence[str]) -> list[tuple[Chunk, list[float]]]:
+        """Chunks by id with their vectors."""
+        if not chunk_ids:
+            return []
+        got = self._collection(kb_id).get(
+            ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"]
+        )
+        return [
+            (Chunk.from_stored(i, d, dict(m)), [float(x) for x in e])
+            for i, d, m, e in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
+        ]
 
     def delete_document(
         self, kb_id: str, document_id: str, keep_version: str | None = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 
 from api.deps import QueriesDep, RetrieverDep
 from api.schemas import AnswerOut, PassageOut, QueryIn, SearchIn, SearchOut
+from api.sse import SSE_RESPONSE, event_stream
 from engine.retrieve import SearchRequest
 
 router = APIRouter(prefix="/v1/kbs/{kb_id}", tags=["answers"])
@@ -13,30 +15,45 @@ router = APIRouter(prefix="/v1/kbs/{kb_id}", tags=["answers"])
 
 @router.post("/search", response_model=SearchOut)
 def search(kb_id: str, body: SearchIn, retriever: RetrieverDep) -> SearchOut:
-    """Passages nearest the query, best first, with cosine-similarity scores."""
+    """Passages best matching the query, best first (hybrid dense + BM25 by default)."""
     passages = retriever.search(
         kb_id,
         SearchRequest(
             body.query,
             top_k=body.top_k,
             min_score=body.min_score,
-            document_ids=tuple(body.document_ids),
+            mode=body.mode,
+            filters=body.filters.to_domain(),
         ),
     )
     return SearchOut(results=[PassageOut.of(p) for p in passages])
 
 
-@router.post("/query", response_model=AnswerOut)
-def query(kb_id: str, body: QueryIn, queries: QueriesDep) -> AnswerOut:
+@router.post("/query", response_model=AnswerOut, responses=SSE_RESPONSE)
+def query(
+    kb_id: str, body: QueryIn, queries: QueriesDep, request: Request
+) -> AnswerOut | StreamingResponse:
     """Answer a question from the knowledge base, citing the passages used.
 
-    When nothing relevant is found the answer says so and ``grounded`` is false.
+    When nothing relevant is found the answer says so and ``grounded`` is false. With
+    ``stream: true`` the answer comes as Server-Sent Events: ``delta``, ``citations``, ``done``.
     """
+    if body.stream:
+        events = queries.stream(
+            kb_id,
+            body.question,
+            model=body.model,
+            top_k=body.top_k,
+            filters=body.filters.to_domain(),
+            mode=body.mode,
+        )
+        return event_stream(request, events)
     answer = queries.answer(
         kb_id,
         body.question,
         model=body.model,
         top_k=body.top_k,
-        document_ids=tuple(body.document_ids),
+        filters=body.filters.to_domain(),
+        mode=body.mode,
     )
     return AnswerOut.of(answer)

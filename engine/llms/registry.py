@@ -24,6 +24,8 @@ class ModelRegistry:
             "extractive": self._extractive,
             "local": self._local,
             "openai-compatible": self._openai_compatible,
+            "anthropic": self._anthropic,
+            "ollama": self._ollama,
         }
         self._models: dict[str, AnswerModel] = {}
         self._lock = threading.Lock()
@@ -73,5 +75,32 @@ class ModelRegistry:
                 else None
             ),
             timeout_s=self._settings.timeout_s,
+            max_retries=self._settings.max_retries,
+            temperature=self._settings.temperature,
+        )
+
+    def _anthropic(self, model: str | None) -> AnswerModel:
+        from engine.llms.anthropic_messages import AnthropicModel
+
+        if not self._settings.anthropic_api_key:
+            raise ModelUnavailable(
+                "The anthropic model needs a key: set KB_LLM__ANTHROPIC_API_KEY."
+            )
+        return AnthropicModel(
+            model=model or self._settings.anthropic_model,
+            api_key=self._settings.anthropic_api_key.get_secret_value(),
+            base_url=self._settings.anthropic_base_url,
+            timeout_s=self._settings.timeout_s,
+            max_retries=self._settings.max_retries,
+        )
+
+    def _ollama(self, model: str | None) -> AnswerModel:
+        from engine.llms.ollama_chat import OllamaModel
+
+        return OllamaModel(
+            model=model or self._settings.ollama_model,
+            host=self._settings.ollama_host,
+            timeout_s=self._settings.timeout_s,
+            max_retries=self._settings.max_retries,
             temperature=self._settings.temperature,
         )

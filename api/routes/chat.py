@@ -1,0 +1,101 @@
+"""Conversation routes: messages, history, events, variables and user profiles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.chat_schemas import (
+    ConversationOut,
+    EventIn,
+    EventOut,
+    MessageOut,
+    ProfileIn,
+    ProfileOut,
+    SendIn,
+    SendOut,
+    VariablesIn,
+    VariablesOut,
+)
+from api.deps import OffsetDep, get_container
+from api.schemas import Page
+from api.sse import SSE_RESPONSE, event_stream
+from engine.conversation import ConversationService
+
+router = APIRouter(prefix="/v1", tags=["conversations"])
+
+
+def _conversations(request: Request) -> ConversationService:
+    return get_container(request).conversations
+
+
+ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
+HistoryLimitDep = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+
+
+@router.post("/messages/send", response_model=SendOut, responses=SSE_RESPONSE)
+def send_message(
+    body: SendIn, conversations: ConversationsDep, request: Request
+) -> SendOut | StreamingResponse:
+    """Send a user message (text or a button action) and get the bot's grounded reply.
+
+    Omit ``conversation_id`` to start a conversation; follow-ups are read with its history.
+    With ``stream: true`` the reply comes as Server-Sent Events, ``done`` carrying the ids.
+    """
+    if body.stream:
+        return event_stream(request, conversations.stream(body.to_domain()))
+    return SendOut.of(conversations.send(body.to_domain()))
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+def get_conversation(conversation_id: str, conversations: ConversationsDep) -> ConversationOut:
+    """A conversation with its variables and read/typing status."""
+    return ConversationOut.of(conversations.get(conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/history", response_model=Page[MessageOut])
+def history(
+    conversation_id: str,
+    conversations: ConversationsDep,
+    offset: OffsetDep = 0,
+    limit: HistoryLimitDep = 50,
+) -> Page[MessageOut]:
+    """The conversation's messages, oldest first, a page at a time."""
+    messages, total = conversations.history(conversation_id, limit, offset)
+    return Page(items=[MessageOut.of(m) for m in messages], total=total, limit=limit, offset=offset)
+
+
+@router.post("/conversations/{conversation_id}/events", response_model=EventOut, status_code=202)
+def post_event(conversation_id: str, body: EventIn, conversations: ConversationsDep) -> EventOut:
+    """Record that the user is typing or has read the conversation."""
+    return EventOut.of(conversations.record_event(conversation_id, body.type))
+
+
+@router.get("/conversations/{conversation_id}/variables", response_model=VariablesOut)
+def get_variables(conversation_id: str, conversations: ConversationsDep) -> VariablesOut:
+    """The conversation's variables (its state)."""
+    conversation = conversations.get(conversation_id)
+    return VariablesOut(conversation_id=conversation.id, variables=conversation.variables)
+
+
+@router.put("/conversations/{conversation_id}/variables", response_model=VariablesOut)
+def put_variables(
+    conversation_id: str, body: VariablesIn, conversations: ConversationsDep
+) -> VariablesOut:
+    """Replace the conversation's variables."""
+    conversation = conversations.set_variables(conversation_id, body.variables)
+    return VariablesOut(conversation_id=conversation.id, variables=conversation.variables)
+
+
+@router.get("/users/{user_id}/profile", response_model=ProfileOut)
+def get_profile(user_id: str, conversations: ConversationsDep) -> ProfileOut:
+    """The user's profile (empty attributes when never saved)."""
+    return ProfileOut.of(conversations.profile(user_id))
+
+
+@router.put("/users/{user_id}/profile", response_model=ProfileOut)
+def put_profile(user_id: str, body: ProfileIn, conversations: ConversationsDep) -> ProfileOut:
+    """Create or replace the user's profile."""
+    return ProfileOut.of(conversations.save_profile(body.to_domain(user_id)))

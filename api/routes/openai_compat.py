@@ -1,0 +1,48 @@
+"""The OpenAI-compatible API: each knowledge base is a model that answers chat completions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import CatalogDep, get_container
+from api.openai_schemas import ChatCompletionIn, ChunkRenderer, completion, model_list, stream_error
+from api.sse import SSE_RESPONSE, event_stream
+from engine.conversation import ConversationService
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+_MAX_MODELS = 1000
+
+
+def _conversations(request: Request) -> ConversationService:
+    return get_container(request).conversations
+
+
+ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
+
+
+@router.get("/models")
+def list_models(catalog: CatalogDep) -> dict[str, Any]:
+    """Every knowledge base as an OpenAI model (``id`` is the knowledge base id)."""
+    kbs, _total = catalog.list_kbs(limit=_MAX_MODELS, offset=0)
+    return model_list(kbs)
+
+
+@router.post("/chat/completions", responses=SSE_RESPONSE, response_model=None)
+def chat_completions(
+    body: ChatCompletionIn, conversations: ConversationsDep, request: Request
+) -> dict[str, Any] | StreamingResponse:
+    """Answer the last user message from the knowledge base named by ``model``.
+
+    Earlier messages are the history a follow-up is read with. Checked citations are in the
+    extra ``citations`` field (top level; in a stream, on the final chunk).
+    """
+    question, history = body.question_and_history()
+    if body.stream:
+        events = conversations.complete_stream(body.model, question, history, body.answer_model)
+        render = ChunkRenderer(body.model, body.include_usage)
+        return event_stream(request, events, render, stream_error)
+    answer = conversations.complete(body.model, question, history, body.answer_model)
+    return completion(answer, body.model)

@@ -1,0 +1,91 @@
+"""Answering with a model served by Ollama, through the official ``ollama`` client.
+
+The ``ollama`` client does not retry, so ``generate`` retries 429 and 5xx answers here with
+exponential backoff; a stream is not retried once it has started. Failures become
+``ProviderError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Any
+
+import ollama
+
+from engine.llms.base import Generation, Prompt
+from kb.errors import ProviderError
+from kb.models import Usage
+
+_RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+class OllamaModel:
+    """A chat model on an Ollama server (local or remote)."""
+
+    def __init__(
+        self,
+        model: str,
+        host: str,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+        temperature: float = 0.0,
+        backoff_s: float = 0.5,
+    ) -> None:
+        self.name = f"ollama:{model}"
+        self.model = model
+        self.host = host
+        self.timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._temperature = temperature
+        self._backoff_s = backoff_s
+        self._client = ollama.Client(host=host, timeout=timeout_s)
+
+    def generate(self, prompt: Prompt, max_tokens: int) -> Generation:
+        """The model's reply to the prompt's messages."""
+        for attempt in range(self._max_retries + 1):
+            try:
+                response = self._client.chat(**self._request(prompt, max_tokens))
+                break
+            except ollama.ResponseError as exc:
+                if exc.status_code not in _RETRYABLE or attempt == self._max_retries:
+                    raise ProviderError(self._describe(exc), model=self.name) from None
+                time.sleep(self._backoff_s * 2**attempt)
+            except Exception as exc:
+                raise ProviderError(self._describe(exc), model=self.name) from None
+        return Generation((response.message.content or "").strip(), self.name, _usage(response))
+
+    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, Usage]:
+        """The reply piece by piece, returning the token usage of the last chunk."""
+        usage = Usage()
+        try:
+            for chunk in self._client.chat(**self._request(prompt, max_tokens), stream=True):
+                if chunk.message.content:
+                    yield chunk.message.content
+                if chunk.done:
+                    usage = _usage(chunk)
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            raise ProviderError(self._describe(exc), model=self.name) from None
+        return usage
+
+    def _request(self, prompt: Prompt, max_tokens: int) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+            "options": {"num_predict": max_tokens, "temperature": self._temperature},
+        }
+
+    def _describe(self, exc: Exception) -> str:
+        where = f"Ollama at {self.host}"
+        if isinstance(exc, ollama.ResponseError):
+            return f"{where} answered HTTP {exc.status_code}: {exc.error[:300]}"
+        return f"could not use {where}: {type(exc).__name__}: {exc}"
+
+
+def _usage(response: Any) -> Usage:
+    return Usage(
+        prompt_tokens=getattr(response, "prompt_eval_count", None),
+        completion_tokens=getattr(response, "eval_count", None),
+    )

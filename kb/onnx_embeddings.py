@@ -1,0 +1,83 @@
+"""A sentence-transformers model exported to int8 ONNX, run by ONNX Runtime on the CPU."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.onnx_export import META_FILE, MODEL_FILE, ensure_int8_export
+
+
+class OnnxSentenceEncoder:
+    """The exported model plus its tokenizer; ``encode`` mirrors SentenceTransformer.encode."""
+
+    def __init__(self, export_dir: Path) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        meta = json.loads((export_dir / META_FILE).read_text())
+        self.export_dir = export_dir
+        self.max_seq_length = int(meta["max_seq_length"])
+        self.dimension = int(meta["dimension"])
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(export_dir))
+        self._inputs: list[str] = list(meta["inputs"])
+        # Padding values per input; attention masks pad with 0 so padding never counts.
+        self._pad = {
+            "input_ids": self.tokenizer.pad_token_id or 0,
+            "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0) or 0,
+        }
+        self._session = ort.InferenceSession(
+            str(export_dir / MODEL_FILE), providers=["CPUExecutionProvider"]
+        )
+
+    def encode(
+        self,
+        sentences: Sequence[str],
+        batch_size: int = 32,
+        normalize_embeddings: bool = False,
+        convert_to_numpy: bool = True,
+        show_progress_bar: bool = False,
+    ) -> np.ndarray:
+        """One embedding row per sentence, in order.
+
+        Texts are tokenised once and batched by token length, so each batch pads to the
+        length of similar texts rather than of the longest one. ``convert_to_numpy`` and
+        ``show_progress_bar`` exist for call compatibility with SentenceTransformer and change
+        nothing (the result is always an array; there is no progress bar).
+        """
+        del convert_to_numpy, show_progress_bar
+        encoded = self.tokenizer(list(sentences), truncation=True, max_length=self.max_seq_length)
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")
+        rows: list[np.ndarray] = []
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            feed = self._padded(encoded, batch, int(lengths[batch].max()))
+            rows.append(self._session.run(None, feed)[0])
+        if not rows:
+            return np.zeros((0, self.dimension), np.float32)
+        by_length = np.concatenate(rows)
+        vectors = np.empty_like(by_length)
+        vectors[order] = by_length  # back to the caller's order
+        if normalize_embeddings:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+    def _padded(self, encoded: Any, batch: np.ndarray, width: int) -> dict[str, np.ndarray]:
+        feed = {}
+        for name in self._inputs:
+            array = np.full((len(batch), width), self._pad.get(name, 0), dtype=np.int64)
+            for row, index in enumerate(batch):
+                values = encoded[name][index]
+                array[row, : len(values)] = values
+            feed[name] = array
+        return feed
+
+
+def load_int8_encoder(model_path: str, cache_dir: Path) -> OnnxSentenceEncoder:
+    """The int8 ONNX encoder for ``model_path``, exported into ``cache_dir`` on first use."""
+    return OnnxSentenceEncoder(ensure_int8_export(model_path, cache_dir))

@@ -1,0 +1,100 @@
+"""A real HTTP server on 127.0.0.1 speaking Ollama's ``/api/chat`` protocol (NDJSON streams).
+
+The official ``ollama`` client is pointed at it (``host=server.host``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_CREATED = "2026-01-01T00:00:00Z"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        fake = self.server.fake
+        fake.requests.append(body)
+        if self.path != "/api/chat":
+            self._send(404, [{"error": f"unknown path {self.path}"}])
+        elif fake.failures:
+            status = fake.failures.pop(0)
+            self._send(status, [{"error": f"server busy ({status})"}])
+        elif body.get("stream", True):
+            words = fake.reply.split(" ")
+            lines = [_chunk(body, w + " ", done=False) for w in words]
+            self._send(200, [*lines, _final(body, "", fake.reply)], "application/x-ndjson")
+        else:
+            self._send(200, [_final(body, fake.reply, fake.reply)])
+
+    def _send(
+        self, status: int, lines: list[dict[str, Any]], kind: str = "application/json"
+    ) -> None:
+        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _chunk(body: dict[str, Any], content: str, done: bool) -> dict[str, Any]:
+    return {
+        "model": body["model"],
+        "created_at": _CREATED,
+        "message": {"role": "assistant", "content": content},
+        "done": done,
+    }
+
+
+def _final(body: dict[str, Any], content: str, reply: str) -> dict[str, Any]:
+    prompt_words = sum(len(m["content"].split()) for m in body["messages"])
+    return {
+        **_chunk(body, content, done=True),
+        "done_reason": "stop",
+        "total_duration": 1000,
+        "prompt_eval_count": prompt_words,
+        "eval_count": len(reply.split()),
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: FakeOllamaServer) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
+class FakeOllamaServer:
+    """An Ollama server on a free port; set ``reply``, or queue HTTP error ``failures``."""
+
+    def __init__(self, reply: str = "This is a fake reply.") -> None:
+        self.reply = reply
+        self.failures: list[int] = []
+        self.requests: list[dict[str, Any]] = []
+        self._server = _Server(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        """What the ``ollama`` client takes as ``host``."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeOllamaServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

@@ -1,0 +1,149 @@
+"""The int8 ONNX embedding backend: close to fp32, exported once, rebuilt when broken."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from api.container import build_container
+from kb.embeddings import SentenceTransformerEmbedder, extract_bundled_minilm, sha256_file
+from kb.onnx_embeddings import OnnxSentenceEncoder
+from kb.onnx_export import META_FILE, MODEL_FILE, cpu_isa, export_dir_for
+from kb.settings import Settings
+from tests.conftest import MODEL_CACHE, make_settings
+
+SENTENCES = [
+    "How do I reset my password?",
+    "Tomato soup",
+    "The mercury thermometer was invented by Daniel Gabriel Fahrenheit in 1714, ten years "
+    "before he introduced the temperature scale that bears his name.",
+    "Steps to change a forgotten password",
+    "Chroma stores the vectors; SQLite keeps the registry of documents and their hashes.",
+]
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> str:
+    """The extracted bundled model, as a local directory spec."""
+    return str(extract_bundled_minilm(MODEL_CACHE))
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory, model_dir: str) -> Path:
+    """A cache directory holding one int8 export, made once per session."""
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    SentenceTransformerEmbedder(model_dir, cache, backend="onnx-int8").embed(["export"])
+    return cache
+
+
+@pytest.fixture(scope="session")
+def fp32(model_dir: str, onnx_cache: Path) -> SentenceTransformerEmbedder:
+    """The reference fp32 torch model."""
+    return SentenceTransformerEmbedder(model_dir, onnx_cache, backend="torch")
+
+
+def export_dir(cache: Path) -> Path:
+    [found] = [p for p in cache.iterdir() if p.name.endswith(f".onnx-int8-{cpu_isa()}")]
+    return found
+
+
+def test_int8_vectors_stay_close_to_fp32(
+    model_dir: str, onnx_cache: Path, fp32: SentenceTransformerEmbedder
+) -> None:
+    int8 = SentenceTransformerEmbedder(model_dir, onnx_cache, batch_size=2, backend="onnx-int8")
+    assert isinstance(int8.model, OnnxSentenceEncoder)
+    fast, slow = np.array(int8.embed(SENTENCES)), np.array(fp32.embed(SENTENCES))
+    assert fast.shape == slow.shape == (len(SENTENCES), 384)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
+    # Batches of 2 regroup the texts by length: rows must still come back in input order.
+    assert (np.sum(fast * slow, axis=1) >= 0.98).all()
+    assert int8.max_seq_length == fp32.max_seq_length == 256
+    assert int8.count_tokens("Tomato soup") == fp32.count_tokens("Tomato soup")
+
+
+def test_export_is_reused(model_dir: str, onnx_cache: Path) -> None:
+    """A second embedder on the same cache loads the export instead of exporting again."""
+    model_file = export_dir(onnx_cache) / MODEL_FILE
+    before = model_file.stat().st_mtime_ns
+    again = SentenceTransformerEmbedder(model_dir, onnx_cache, backend="onnx-int8")
+    assert again.model.export_dir == model_file.parent
+    assert model_file.stat().st_mtime_ns == before
+    assert not [p for p in onnx_cache.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_broken_export_is_rebuilt(model_dir: str, onnx_cache: Path, tmp_path: Path) -> None:
+    """A truncated model.onnx (a disk filled mid-copy, say) is detected and exported again."""
+    broken = tmp_path / export_dir(onnx_cache).name
+    shutil.copytree(export_dir(onnx_cache), broken)
+    with (broken / MODEL_FILE).open("r+b") as handle:
+        handle.truncate(1000)
+    embedder = SentenceTransformerEmbedder(model_dir, tmp_path, backend="onnx-int8")
+    [vector] = embedder.embed(["Tomato soup"])
+    assert len(vector) == 384
+    meta = (broken / META_FILE).read_text()
+    assert sha256_file(broken / MODEL_FILE) in meta
+
+
+def test_missing_onnx_runtime_falls_back_to_torch(
+    model_dir: str,
+    onnx_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setitem(sys.modules, "kb.onnx_embeddings", None)  # import now raises ImportError
+    embedder = SentenceTransformerEmbedder(model_dir, onnx_cache, backend="onnx-int8")
+    with caplog.at_level(logging.WARNING, logger="kb.embeddings"):
+        assert len(embedder.embed(["Tomato soup"])[0]) == 384
+    assert not isinstance(embedder.model, OnnxSentenceEncoder)
+    assert "falling back to torch" in caplog.text
+
+
+def test_settings_choose_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().embedding.backend == "onnx-int8"
+    monkeypatch.setenv("KB_EMBEDDING__BACKEND", "torch")
+    assert Settings().embedding.backend == "torch"
+    monkeypatch.setenv("KB_EMBEDDING__BACKEND", "onnx")
+    with pytest.raises(ValidationError):
+        Settings()
+    monkeypatch.delenv("KB_EMBEDDING__BACKEND")
+    container = build_container(make_settings(tmp_path / "data", embedding__backend="torch"))
+    try:
+        assert container.embedder.backend == "torch"
+    finally:
+        container.close()
+    with pytest.raises(ValueError):
+        SentenceTransformerEmbedder("bundled:all-MiniLM-L6-v2", tmp_path, backend="tf")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("flags", "isa"),
+    [
+        ("fpu sse2 avx2 avx512f avx512bw avx512_vnni", "avx512_vnni"),
+        ("fpu sse2 avx2 avx512f avx512bw", "avx512"),
+        ("fpu sse2 avx2 avx_vnni", "avx_vnni"),
+        ("fpu sse2 avx avx2 fma", "avx2"),
+        ("fpu sse2", "generic"),
+    ],
+)
+def test_cpu_isa_is_read_from_cpu_flags(tmp_path: Path, flags: str, isa: str) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n"
+    )
+    assert cpu_isa(cpuinfo) == isa
+    assert cpu_isa(tmp_path / "absent") == "generic"
+
+
+def test_one_export_per_model_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative and absolute spellings of one model directory once exported twice."""
+    (tmp_path / "model").mkdir()
+    monkeypatch.chdir(tmp_path)
+    relative = export_dir_for("model", tmp_path, "avx2")
+    assert relative == export_dir_for(str(tmp_path / "model"), tmp_path, "avx2")
+    assert relative != export_dir_for("model", tmp_path, "avx512_vnni")
