@@ -14,6 +14,7 @@ from rich.table import Table
 
 from api.cli_crawl import crawl_command
 from api.cli_eval import eval_command
+from api.cli_keys import keys_app
 from api.container import Container, build_container
 from ingest.pipeline import IngestResult
 from ingest.sources import RawSource, iter_files
@@ -172,6 +173,7 @@ def ask(
 
 app.command("eval")(eval_command)
 app.command("crawl")(crawl_command)
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from engine.answer import QueryService
 from engine.conversation import ConversationService
@@ -19,6 +20,7 @@ from kb.catalog import Catalog
 from kb.conversations import ConversationRepository
 from kb.crawls import CrawlRepository
 from kb.embeddings import SentenceTransformerEmbedder
+from kb.keys import KeyRepository
 from kb.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.registry import Registry
 from kb.settings import Settings
@@ -41,6 +43,7 @@ class Container:
     queries: QueryService
     crawls: CrawlService
     conversations: ConversationService
+    keys: KeyRepository
 
     def close(self) -> None:
         """Release what the services hold."""
@@ -141,4 +144,7 @@ def build_container(
             )
         ),
         conversations=conversations,
+        keys=KeyRepository(
+            registry.engine, timedelta(seconds=settings.security.key_grace_period_s)
+        ),
     )

@@ -26,7 +26,12 @@ PROBLEM_JSON = "application/problem+json"
 
 def problem(error: KBError) -> JSONResponse:
     """The HTTP response for an error."""
-    return JSONResponse(error.to_dict(), status_code=error.status, media_type=PROBLEM_JSON)
+    return JSONResponse(
+        error.to_dict(),
+        status_code=error.status,
+        media_type=PROBLEM_JSON,
+        headers=error.response_headers,
+    )
 
 
 async def _on_kb_error(_request: Request, exc: Exception) -> JSONResponse:

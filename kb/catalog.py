@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kb.errors import InvalidInput
+from collections.abc import Collection, Iterable
+
+from kb.errors import InvalidInput, KnowledgeBaseNotFound
 from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document, KnowledgeBase
 from kb.registry import Registry
@@ -24,9 +26,11 @@ class Catalog:
             raise InvalidInput("A knowledge base needs a non-empty name.")
         return self._registry.create_kb(name, description)
 
-    def list_kbs(self, limit: int, offset: int) -> tuple[list[KnowledgeBase], int]:
-        """A page of knowledge bases and the total count."""
-        return self._registry.list_kbs(limit, offset)
+    def list_kbs(
+        self, limit: int, offset: int, only: Collection[str] | None = None
+    ) -> tuple[list[KnowledgeBase], int]:
+        """A page of knowledge bases and the total count; ``only`` these ids when given."""
+        return self._registry.list_kbs(limit, offset, only)
 
     def get_kb(self, kb_id: str) -> KnowledgeBase:
         """One knowledge base by id."""
@@ -35,6 +39,17 @@ class Catalog:
     def resolve_kb(self, id_or_name: str) -> KnowledgeBase | None:
         """A knowledge base by id or name, for the CLI."""
         return self._registry.find_kb(id_or_name)
+
+    def resolve_kb_ids(self, refs: Iterable[str]) -> list[str]:
+        """The ids of the knowledge bases named by id or name; KnowledgeBaseNotFound if any is
+        unknown."""
+        ids = []
+        for ref in refs:
+            found = self._registry.find_kb(ref)
+            if found is None:
+                raise KnowledgeBaseNotFound(f"No knowledge base has the id or name {ref!r}.")
+            ids.append(found.id)
+        return ids
 
     def update_kb(
         self, kb_id: str, name: str | None = None, description: str | None = None

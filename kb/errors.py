@@ -7,11 +7,14 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     ├── InvalidInput (400, invalid_input)
     │   ├── ValidationFailed (422, validation_failed)
     │   └── UrlRefused (400, url_refused)
+    ├── Unauthorized (401, unauthorized)
+    ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
     │   ├── KnowledgeBaseNotFound (404, kb_not_found)
     │   ├── DocumentNotFound (404, document_not_found)
     │   ├── CrawlNotFound (404, crawl_not_found)
     │   ├── ConversationNotFound (404, conversation_not_found)
+    │   ├── ApiKeyNotFound (404, api_key_not_found)
     │   └── RouteNotFound (404, route_not_found)
     ├── MethodNotAllowed (405, method_not_allowed)
     ├── Conflict (409, conflict)
@@ -20,6 +23,7 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   └── CrawlFinished (409, crawl_finished)
     ├── PayloadTooLarge (413, payload_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
+    ├── TooManyRequests (429, rate_limited)
     ├── UnprocessableDocument (422, unprocessable_document)
     │   ├── EmptyDocument (422, empty_document)
     │   ├── CorruptDocument (422, corrupt_document)
@@ -30,6 +34,7 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 
@@ -39,11 +44,14 @@ class KBError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
+    # Response headers the error must carry (WWW-Authenticate, Retry-After); not in the body.
+    headers: ClassVar[MappingProxyType[str, str]] = MappingProxyType({})
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.response_headers: dict[str, str] = dict(self.headers)
 
     def to_dict(self) -> dict[str, Any]:
         """Render the stable JSON error body (RFC 9457 problem details plus ``code``)."""
@@ -77,6 +85,19 @@ class UrlRefused(InvalidInput):
     code, title = "url_refused", "URL refused"
 
 
+class Unauthorized(KBError):
+    """No API key was sent, or it is unknown, revoked or expired."""
+
+    status, code, title = 401, "unauthorized", "Unauthorized"
+    headers = MappingProxyType({"WWW-Authenticate": 'Bearer realm="kb-engine"'})
+
+
+class Forbidden(KBError):
+    """The API key lacks the scope, or may not reach this knowledge base."""
+
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
 class NotFound(KBError):
     """A named resource does not exist."""
 
@@ -105,6 +126,12 @@ class ConversationNotFound(NotFound):
     """No conversation has this id (for this user and knowledge base)."""
 
     code, title = "conversation_not_found", "Conversation not found"
+
+
+class ApiKeyNotFound(NotFound):
+    """No API key has this prefix."""
+
+    code, title = "api_key_not_found", "API key not found"
 
 
 class RouteNotFound(NotFound):
@@ -153,6 +180,12 @@ class UnsupportedMediaType(KBError):
     """The content is of a type the engine cannot ingest."""
 
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class TooManyRequests(KBError):
+    """The key or client address has used up its request allowance for now."""
+
+    status, code, title = 429, "rate_limited", "Too many requests"
 
 
 class UnprocessableDocument(KBError):

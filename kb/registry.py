@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,13 +153,17 @@ class Registry:
         except IntegrityError as exc:
             raise KnowledgeBaseExists(f"A knowledge base named {name!r} already exists.") from exc
 
-    def list_kbs(self, limit: int = 100, offset: int = 0) -> tuple[list[KnowledgeBase], int]:
-        """A page of knowledge bases, oldest first, and the total count."""
+    def list_kbs(
+        self, limit: int = 100, offset: int = 0, only: Collection[str] | None = None
+    ) -> tuple[list[KnowledgeBase], int]:
+        """A page of knowledge bases, oldest first, and the total count (``only`` these ids)."""
+        query = select(KnowledgeBaseRow)
+        if only is not None:
+            query = query.where(KnowledgeBaseRow.id.in_(list(only)))
         with self._session() as session:
-            total = session.scalar(select(func.count()).select_from(KnowledgeBaseRow)) or 0
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(
-                select(KnowledgeBaseRow)
-                .order_by(KnowledgeBaseRow.created_at, KnowledgeBaseRow.id)
+                query.order_by(KnowledgeBaseRow.created_at, KnowledgeBaseRow.id)
                 .limit(limit)
                 .offset(offset)
             ).all()

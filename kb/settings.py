@@ -243,6 +243,31 @@ class APISettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    """Who may call the API, and how often."""
+
+    auth_enabled: bool = Field(
+        True,
+        description="Require an API key on every route but health and docs; turn off only for "
+        "a local demo.",
+    )
+    key_grace_period_s: int = Field(
+        86_400,
+        description="Seconds a rotated API key keeps working after its replacement is issued.",
+        ge=0,
+    )
+    rate_limit: str = Field(
+        "100/minute",
+        description="Requests allowed per API key and, separately, per client address, in the "
+        "'limits' notation (e.g. '100/minute', '10/second;1000/hour'); empty turns it off.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate-limit counters live: 'memory://' (in-process) or a 'limits' "
+        "storage URI such as 'redis://host:6379' (needs the redis package).",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the engine."""
 
@@ -260,6 +285,7 @@ class Settings(BaseSettings):
     api: APISettings = Field(default_factory=APISettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
     def database_url(self) -> str:

@@ -42,6 +42,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         storage={"data_dir": data_dir},
         embedding={"cache_dir": MODEL_CACHE},
     )
+    # Tests poll and walk routes faster than a client should; rate limits have their own tests.
+    settings.security.rate_limit = ""
     for dotted, value in overrides.items():
         section, field = dotted.split("__")
         setattr(getattr(settings, section), field, value)
@@ -62,10 +64,23 @@ def container(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iter
     built.close()
 
 
+def admin_headers(container: Container) -> dict[str, str]:
+    """Request headers carrying a new admin key of ``container``."""
+    secret = container.keys.create(["admin"], name="tests").secret
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
-    """An in-process HTTP client against the app."""
-    with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
+def auth_headers(container: Container) -> dict[str, str]:
+    """Headers with an admin key for the test's container (``client`` sends them already)."""
+    return admin_headers(container)
+
+
+@pytest.fixture
+def client(container: Container, auth_headers: dict[str, str]) -> Iterator[TestClient]:
+    """An in-process HTTP client against the app, authenticated with an admin key."""
+    app = create_app(container)
+    with TestClient(app, raise_server_exceptions=False, headers=auth_headers) as test_client:
         yield test_client
 
 
@@ -78,7 +93,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_server(container: Container) -> Iterator[str]:
-    """A real uvicorn server on 127.0.0.1 serving the app; yields its base URL."""
+    """A real uvicorn server on 127.0.0.1 serving the app; yields its base URL.
+
+    Requests need an API key: the ``auth_headers`` fixture has an admin key for it.
+    """
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")

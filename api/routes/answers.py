@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from api.auth import require
 from api.deps import QueriesDep, RetrieverDep
 from api.schemas import AnswerOut, PassageOut, QueryIn, SearchIn, SearchOut
 from api.sse import SSE_RESPONSE, event_stream
@@ -13,7 +14,8 @@ from engine.retrieve import SearchRequest
 router = APIRouter(prefix="/v1/kbs/{kb_id}", tags=["answers"])
 
 
-@router.post("/search", response_model=SearchOut)
+# Searching reads the knowledge base; asking a question is a chat use.
+@router.post("/search", response_model=SearchOut, dependencies=[Depends(require("kb:read"))])
 def search(kb_id: str, body: SearchIn, retriever: RetrieverDep) -> SearchOut:
     """Passages best matching the query, best first (hybrid dense + BM25 by default)."""
     passages = retriever.search(
@@ -29,7 +31,12 @@ def search(kb_id: str, body: SearchIn, retriever: RetrieverDep) -> SearchOut:
     return SearchOut(results=[PassageOut.of(p) for p in passages])
 
 
-@router.post("/query", response_model=AnswerOut, responses=SSE_RESPONSE)
+@router.post(
+    "/query",
+    response_model=AnswerOut,
+    responses=SSE_RESPONSE,
+    dependencies=[Depends(require("chat"))],
+)
 def query(
     kb_id: str, body: QueryIn, queries: QueriesDep, request: Request
 ) -> AnswerOut | StreamingResponse:

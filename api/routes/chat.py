@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api.auth import conversation_kb, kb_in_body
 from api.chat_schemas import (
     ConversationOut,
     EventIn,
@@ -25,6 +26,8 @@ from api.sse import SSE_RESPONSE, event_stream
 from engine.conversation import ConversationService
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
+# Routes naming a conversation check that the caller's key may reach its knowledge base.
+_OF_CONVERSATION = [Depends(conversation_kb)]
 
 
 def _conversations(request: Request) -> ConversationService:
@@ -35,7 +38,12 @@ ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
 HistoryLimitDep = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 
 
-@router.post("/messages/send", response_model=SendOut, responses=SSE_RESPONSE)
+@router.post(
+    "/messages/send",
+    response_model=SendOut,
+    responses=SSE_RESPONSE,
+    dependencies=[Depends(kb_in_body("kb_id"))],
+)
 def send_message(
     body: SendIn, conversations: ConversationsDep, request: Request
 ) -> SendOut | StreamingResponse:
@@ -49,13 +57,21 @@ def send_message(
     return SendOut.of(conversations.send(body.to_domain()))
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationOut,
+    dependencies=_OF_CONVERSATION,
+)
 def get_conversation(conversation_id: str, conversations: ConversationsDep) -> ConversationOut:
     """A conversation with its variables and read/typing status."""
     return ConversationOut.of(conversations.get(conversation_id))
 
 
-@router.get("/conversations/{conversation_id}/history", response_model=Page[MessageOut])
+@router.get(
+    "/conversations/{conversation_id}/history",
+    response_model=Page[MessageOut],
+    dependencies=_OF_CONVERSATION,
+)
 def history(
     conversation_id: str,
     conversations: ConversationsDep,
@@ -67,20 +83,33 @@ def history(
     return Page(items=[MessageOut.of(m) for m in messages], total=total, limit=limit, offset=offset)
 
 
-@router.post("/conversations/{conversation_id}/events", response_model=EventOut, status_code=202)
+@router.post(
+    "/conversations/{conversation_id}/events",
+    response_model=EventOut,
+    status_code=202,
+    dependencies=_OF_CONVERSATION,
+)
 def post_event(conversation_id: str, body: EventIn, conversations: ConversationsDep) -> EventOut:
     """Record that the user is typing or has read the conversation."""
     return EventOut.of(conversations.record_event(conversation_id, body.type))
 
 
-@router.get("/conversations/{conversation_id}/variables", response_model=VariablesOut)
+@router.get(
+    "/conversations/{conversation_id}/variables",
+    response_model=VariablesOut,
+    dependencies=_OF_CONVERSATION,
+)
 def get_variables(conversation_id: str, conversations: ConversationsDep) -> VariablesOut:
     """The conversation's variables (its state)."""
     conversation = conversations.get(conversation_id)
     return VariablesOut(conversation_id=conversation.id, variables=conversation.variables)
 
 
-@router.put("/conversations/{conversation_id}/variables", response_model=VariablesOut)
+@router.put(
+    "/conversations/{conversation_id}/variables",
+    response_model=VariablesOut,
+    dependencies=_OF_CONVERSATION,
+)
 def put_variables(
     conversation_id: str, body: VariablesIn, conversations: ConversationsDep
 ) -> VariablesOut:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from api.auth import ReachableKbsDep, unrestricted
 from api.deps import CatalogDep, LimitDep, OffsetDep
 from api.schemas import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
 
 router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBaseOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=KnowledgeBaseOut,
+    dependencies=[Depends(unrestricted)],
+)
 def create_kb(body: KnowledgeBaseCreate, catalog: CatalogDep) -> KnowledgeBaseOut:
     """Create a knowledge base."""
     return KnowledgeBaseOut.of(catalog.create_kb(body.name, body.description))
@@ -18,10 +24,10 @@ def create_kb(body: KnowledgeBaseCreate, catalog: CatalogDep) -> KnowledgeBaseOu
 
 @router.get("", response_model=Page[KnowledgeBaseOut])
 def list_kbs(
-    catalog: CatalogDep, limit: LimitDep = 100, offset: OffsetDep = 0
+    catalog: CatalogDep, reachable: ReachableKbsDep, limit: LimitDep = 100, offset: OffsetDep = 0
 ) -> Page[KnowledgeBaseOut]:
-    """List knowledge bases, oldest first."""
-    items, total = catalog.list_kbs(limit, offset)
+    """List the knowledge bases the caller's key may reach, oldest first."""
+    items, total = catalog.list_kbs(limit, offset, reachable)
     return Page(
         items=[KnowledgeBaseOut.of(k) for k in items], total=total, limit=limit, offset=offset
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from api.auth import ReachableKbsDep, kb_in_body
 from api.deps import CatalogDep, get_container
 from api.openai_schemas import ChatCompletionIn, ChunkRenderer, completion, model_list, stream_error
 from api.sse import SSE_RESPONSE, event_stream
@@ -24,13 +25,18 @@ ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
 
 
 @router.get("/models")
-def list_models(catalog: CatalogDep) -> dict[str, Any]:
-    """Every knowledge base as an OpenAI model (``id`` is the knowledge base id)."""
-    kbs, _total = catalog.list_kbs(limit=_MAX_MODELS, offset=0)
+def list_models(catalog: CatalogDep, reachable: ReachableKbsDep) -> dict[str, Any]:
+    """Every knowledge base the caller's key may reach as an OpenAI model (``id`` is its id)."""
+    kbs, _total = catalog.list_kbs(limit=_MAX_MODELS, offset=0, only=reachable)
     return model_list(kbs)
 
 
-@router.post("/chat/completions", responses=SSE_RESPONSE, response_model=None)
+@router.post(
+    "/chat/completions",
+    responses=SSE_RESPONSE,
+    response_model=None,
+    dependencies=[Depends(kb_in_body("model"))],
+)
 def chat_completions(
     body: ChatCompletionIn, conversations: ConversationsDep, request: Request
 ) -> dict[str, Any] | StreamingResponse:

@@ -153,8 +153,10 @@ def test_conversation_errors_have_the_one_shape(client: TestClient, kb_id: str) 
     assert bad_event.status_code == 422
 
 
-def test_streamed_message_is_stored_with_the_ids_sent_in_done(live_server: str) -> None:
-    with httpx.Client(base_url=live_server, timeout=30) as http:
+def test_streamed_message_is_stored_with_the_ids_sent_in_done(
+    live_server: str, auth_headers: dict[str, str]
+) -> None:
+    with httpx.Client(base_url=live_server, headers=auth_headers, timeout=30) as http:
         kb = http.post("/v1/kbs", json={"name": "shop"}).json()["id"]
         http.post(f"/v1/kbs/{kb}/documents", json={"title": "Aurora lamp", "text": LAMP})
         body = {"kb_id": kb, "user_id": "u1", "text": "How much is the Aurora lamp?"}

@@ -16,7 +16,7 @@ from api.app import create_app
 from api.cli import app as cli_app
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder
-from tests.conftest import MODEL_CACHE, make_settings
+from tests.conftest import MODEL_CACHE, admin_headers, make_settings
 from tests.crawl_site import FixtureSite, serve
 
 PROBLEM_KEYS = {"type", "title", "status", "code", "detail"}
@@ -36,7 +36,8 @@ def site() -> Iterator[FixtureSite]:
 def _client(tmp_path: Path, embedder: SentenceTransformerEmbedder, allow: bool) -> TestClient:
     settings = make_settings(tmp_path / "data")
     settings.crawl.allowed_hosts = ["127.0.0.1"] if allow else []
-    return TestClient(create_app(build_container(settings, embedder=embedder)))
+    container = build_container(settings, embedder=embedder)
+    return TestClient(create_app(container), headers=admin_headers(container))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from httpx import Response
 from api.app import create_app
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder
-from tests.conftest import make_settings
+from tests.conftest import admin_headers, make_settings
 from tests.pdf_factory import make_pdf
 
 MAX_UPLOAD = 64 * 1024
@@ -27,7 +27,9 @@ def small_client(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Any:
     settings = make_settings(tmp_path / "data", ingest__max_upload_bytes=MAX_UPLOAD)
     settings.api.max_json_bytes = 32 * 1024
     container = build_container(settings, embedder=embedder)
-    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(container), raise_server_exceptions=False, headers=admin_headers(container)
+    ) as client:
         kb_id = client.post("/v1/kbs", json={"name": "kept"}).json()["id"]
         stored = client.post(
             f"/v1/kbs/{kb_id}/documents", files={"file": ("keep.txt", b"Keep this text safe.")}

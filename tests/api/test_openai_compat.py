@@ -38,8 +38,8 @@ def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
 
 
 @pytest.fixture
-def kb_id(live_server: str) -> str:
-    with httpx.Client(base_url=live_server) as http:
+def kb_id(live_server: str, auth_headers: dict[str, str]) -> str:
+    with httpx.Client(base_url=live_server, headers=auth_headers) as http:
         kb: str = http.post("/v1/kbs", json={"name": "shop"}).json()["id"]
         for title, text in (("Aurora lamp", LAMP), ("Borealis heater", HEATER)):
             http.post(f"/v1/kbs/{kb}/documents", json={"title": title, "text": text})
@@ -47,8 +47,10 @@ def kb_id(live_server: str) -> str:
 
 
 @pytest.fixture
-def bot(live_server: str) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{live_server}/v1", api_key="x", max_retries=0) as client:
+def bot(live_server: str, auth_headers: dict[str, str]) -> Iterator[openai.OpenAI]:
+    # The OpenAI client sends its api_key as the Bearer token: our admin key.
+    key = auth_headers["Authorization"].removeprefix("Bearer ")
+    with openai.OpenAI(base_url=f"{live_server}/v1", api_key=key, max_retries=0) as client:
         yield client
 
 

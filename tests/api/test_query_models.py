@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from api.app import create_app
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder
-from tests.conftest import make_settings
+from tests.conftest import admin_headers, make_settings
 from tests.fake_openai import FakeOpenAIServer
 
 DOC = (
@@ -37,7 +37,8 @@ def remote_client(
         llm__openai_model="gpt-test",
     )
     settings.llm.openai_api_key = SecretStr("sk-secret-test-key")
-    with TestClient(create_app(build_container(settings, embedder=embedder))) as client:
+    container = build_container(settings, embedder=embedder)
+    with TestClient(create_app(container), headers=admin_headers(container)) as client:
         kb_id = client.post("/v1/kbs", json={"name": "office"}).json()["id"]
         client.post(f"/v1/kbs/{kb_id}/documents", files={"file": ("parking.md", DOC.encode())})
         yield client, kb_id

@@ -13,8 +13,10 @@ PAGES = [
 ]
 
 
-def test_upload_pdf_then_ask_cites_the_right_page(live_server: str) -> None:
-    with httpx.Client(base_url=live_server, timeout=60) as http:
+def test_upload_pdf_then_ask_cites_the_right_page(
+    live_server: str, auth_headers: dict[str, str]
+) -> None:
+    with httpx.Client(base_url=live_server, headers=auth_headers, timeout=60) as http:
         kb = http.post("/v1/kbs", json={"name": "handbook"}).json()
         pdf = make_pdf(PAGES, title="ACME Handbook")
         uploaded = http.post(

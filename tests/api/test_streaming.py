@@ -38,24 +38,30 @@ def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
 
 
 @pytest.fixture
-def kb(live_server: str) -> str:
-    with httpx.Client(base_url=live_server) as http:
+def kb(live_server: str, auth_headers: dict[str, str]) -> str:
+    with httpx.Client(base_url=live_server, headers=auth_headers) as http:
         kb_id: str = http.post("/v1/kbs", json={"name": "office"}).json()["id"]
         http.post(f"/v1/kbs/{kb_id}/documents", json={"title": "Parking", "text": DOC})
     return kb_id
 
 
-def _stream(base: str, kb_id: str, **body: object) -> tuple[httpx.Response, list[Event]]:
+def _stream(
+    base: str, kb_id: str, headers: dict[str, str], **body: object
+) -> tuple[httpx.Response, list[Event]]:
     with httpx.stream(
-        "POST", f"{base}/v1/kbs/{kb_id}/query", json={"stream": True, **body}, timeout=30
+        "POST",
+        f"{base}/v1/kbs/{kb_id}/query",
+        json={"stream": True, **body},
+        headers=headers,
+        timeout=30,
     ) as response:
         return response, list(read_events(response))
 
 
 def test_extractive_answer_streams_deltas_then_citations_then_done(
-    live_server: str, kb: str
+    live_server: str, kb: str, auth_headers: dict[str, str]
 ) -> None:
-    response, events = _stream(live_server, kb, question="Where do staff park?")
+    response, events = _stream(live_server, kb, auth_headers, question="Where do staff park?")
     assert response.headers["content-type"].startswith("text/event-stream")
     names = [e.name for e in events]
     assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"delta"}
@@ -64,18 +70,20 @@ def test_extractive_answer_streams_deltas_then_citations_then_done(
     assert "".join(e.data["text"] for e in events[:-2]).strip() == done["answer"]
     assert "level minus two" in done["answer"]
     plain = httpx.post(
-        f"{live_server}/v1/kbs/{kb}/query", json={"question": "Where do staff park?"}
+        f"{live_server}/v1/kbs/{kb}/query",
+        json={"question": "Where do staff park?"},
+        headers=auth_headers,
     )
     assert events[-2].data["citations"] == plain.json()["citations"]
     assert done["usage"] == plain.json()["usage"]
 
 
 def test_remote_model_streams_token_deltas_with_bad_markers_removed(
-    live_server: str, kb: str, provider: FakeOpenAIServer
+    live_server: str, kb: str, auth_headers: dict[str, str], provider: FakeOpenAIServer
 ) -> None:
     provider.reply = "Staff park on level minus two [1]. See also [4]."
     _response, events = _stream(
-        live_server, kb, question="Where do staff park?", model="openai-compatible"
+        live_server, kb, auth_headers, question="Where do staff park?", model="openai-compatible"
     )
     deltas = [e.data["text"] for e in events if e.name == "delta"]
     assert len(deltas) > 3  # word by word, as the provider sent them
@@ -88,11 +96,12 @@ def test_remote_model_streams_token_deltas_with_bad_markers_removed(
 
 
 def test_errors_before_the_stream_starts_are_json_problems(
-    live_server: str, kb: str, provider: FakeOpenAIServer
+    live_server: str, kb: str, auth_headers: dict[str, str], provider: FakeOpenAIServer
 ) -> None:
     unknown_model = httpx.post(
         f"{live_server}/v1/kbs/{kb}/query",
         json={"question": "Where?", "model": "nope", "stream": True},
+        headers=auth_headers,
     )
     assert unknown_model.status_code == 400
     assert unknown_model.headers["content-type"] == "application/problem+json"
@@ -100,11 +109,14 @@ def test_errors_before_the_stream_starts_are_json_problems(
     failing = httpx.post(
         f"{live_server}/v1/kbs/{kb}/query",
         json={"question": "Where do staff park?", "model": "openai-compatible", "stream": True},
+        headers=auth_headers,
         timeout=30,
     )
     assert failing.status_code == 502 and failing.json()["code"] == "provider_error"
     missing = httpx.post(
-        f"{live_server}/v1/kbs/kb_missing/query", json={"question": "Where?", "stream": True}
+        f"{live_server}/v1/kbs/kb_missing/query",
+        json={"question": "Where?", "stream": True},
+        headers=auth_headers,
     )
     assert missing.status_code == 404 and missing.json()["code"] == "kb_not_found"
 
@@ -151,7 +163,7 @@ def _use(container: Container, model: _ScriptedModel) -> None:
 
 
 def test_client_disconnect_stops_generation(
-    live_server: str, kb: str, container: Container
+    live_server: str, kb: str, auth_headers: dict[str, str], container: Container
 ) -> None:
     model = _ScriptedModel(pieces=1000)
     _use(container, model)
@@ -159,6 +171,7 @@ def test_client_disconnect_stops_generation(
         "POST",
         f"{live_server}/v1/kbs/{kb}/query",
         json={"question": "Where do staff park?", "stream": True},
+        headers=auth_headers,
     ) as response:
         first = next(read_events(response))
         assert first.name == "delta"
@@ -168,9 +181,9 @@ def test_client_disconnect_stops_generation(
 
 
 def test_failure_mid_stream_is_an_error_event(
-    live_server: str, kb: str, container: Container
+    live_server: str, kb: str, auth_headers: dict[str, str], container: Container
 ) -> None:
     _use(container, _ScriptedModel(pieces=10, fail_after=3))
-    _response, events = _stream(live_server, kb, question="Where do staff park?")
+    _response, events = _stream(live_server, kb, auth_headers, question="Where do staff park?")
     assert [e.name for e in events] == ["delta"] * 3 + ["error"]
     assert events[-1].data["code"] == "provider_error" and events[-1].data["status"] == 502

@@ -88,9 +88,9 @@ def settings(tmp_path: Path, claude: FakeAnthropicServer) -> Settings:
 
 
 def test_streamed_query_through_claude_reports_usage(
-    live_server: str, claude: FakeAnthropicServer
+    live_server: str, claude: FakeAnthropicServer, auth_headers: dict[str, str]
 ) -> None:
-    with httpx.Client(base_url=live_server, timeout=30) as http:
+    with httpx.Client(base_url=live_server, headers=auth_headers, timeout=30) as http:
         kb = http.post("/v1/kbs", json={"name": "office"}).json()["id"]
         text = "# Parking\n\nStaff parking is on level minus two of the garage."
         http.post(f"/v1/kbs/{kb}/documents", json={"title": "Parking", "text": text})

@@ -1,0 +1,137 @@
+"""Who may call a route: API keys from the request headers, checked by per-router dependencies.
+
+``require(scope)`` is attached to each router in ``create_app``; it rate-limits the client
+address, authenticates the key, rate-limits the key, checks the scope and any ``kb_id`` path
+parameter. ``kb_in_body`` and ``conversation_kb`` extend the knowledge-base check to routes
+that name the knowledge base elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from api.deps import get_container
+from api.ratelimit import STATE_KEY, RateLimiter
+from kb.errors import Forbidden, NotFound, Unauthorized
+from kb.keys import ApiKey, Scope
+
+_NO_KEY = "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+_BAD_KEY = "The API key is unknown, revoked or expired."
+
+
+def _presented_secret(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key", "").strip() or None
+
+
+def _limit(request: Request, bucket: str) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.enabled:
+        setattr(request.state, STATE_KEY, limiter.hit(bucket))
+
+
+def _authenticate(request: Request) -> ApiKey | None:
+    """The caller's key; None when authentication is turned off."""
+    container = get_container(request)
+    # Counted before the key is checked, so guessing keys is limited too.
+    _limit(request, f"addr:{request.client.host if request.client else 'unknown'}")
+    if not container.settings.security.auth_enabled:
+        return None
+    secret = _presented_secret(request)
+    if secret is None:
+        raise Unauthorized(_NO_KEY)
+    key = container.keys.authenticate(secret)
+    if key is None:
+        raise Unauthorized(_BAD_KEY)
+    _limit(request, f"key:{key.prefix}")
+    return key
+
+
+def check_kb(request: Request, key: ApiKey | None, ref: str) -> None:
+    """Refuse a key restricted to other knowledge bases; ``ref`` may be an id or a name."""
+    if key is None or key.kb_ids is None:
+        return
+    found = get_container(request).catalog.resolve_kb(ref)
+    if not key.may_reach(found.id if found else ref):
+        raise Forbidden("This API key may not reach that knowledge base.")
+
+
+def require(scope: Scope) -> Callable[[Request], ApiKey | None]:
+    """A dependency admitting keys with ``scope`` (admin implies every scope)."""
+
+    def dependency(request: Request) -> ApiKey | None:
+        key = _authenticate(request)
+        request.state.api_key = key
+        if key is None:
+            return None
+        if not key.has_scope(scope):
+            raise Forbidden(f"This API key lacks the {scope!r} scope.", required_scope=scope)
+        kb_id = request.path_params.get("kb_id")
+        if kb_id is not None:
+            check_kb(request, key, kb_id)
+        return key
+
+    return dependency
+
+
+def require_kb_access(request: Request) -> ApiKey | None:
+    """``kb:read`` for GET and HEAD, ``kb:write`` for every other method."""
+    return require("kb:read" if request.method in ("GET", "HEAD") else "kb:write")(request)
+
+
+def _caller(request: Request) -> ApiKey | None:
+    # Set by the router's `require` dependency, which FastAPI runs before route dependencies.
+    key: ApiKey | None = getattr(request.state, "api_key", None)
+    return key
+
+
+CallerDep = Annotated[ApiKey | None, Depends(_caller)]
+
+
+def reachable_kbs(key: CallerDep) -> frozenset[str] | None:
+    """The knowledge bases the caller may list; None means all."""
+    return None if key is None or key.kb_ids is None else frozenset(key.kb_ids)
+
+
+ReachableKbsDep = Annotated[frozenset[str] | None, Depends(reachable_kbs)]
+
+
+def unrestricted(key: CallerDep) -> None:
+    """Refuse keys restricted to some knowledge bases (creating knowledge bases or keys)."""
+    if key is not None and key.kb_ids is not None:
+        raise Forbidden("A key restricted to some knowledge bases may not do this.")
+
+
+def kb_in_body(field: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency applying the knowledge-base check to the JSON body field ``field``."""
+
+    async def dependency(request: Request) -> None:
+        key = _caller(request)
+        if key is None or key.kb_ids is None:
+            return
+        try:
+            data: Any = await request.json()  # cached: the route reads the same body
+        except ValueError:
+            return  # malformed bodies are answered by validation
+        ref = data.get(field) if isinstance(data, dict) else None
+        if isinstance(ref, str):
+            check_kb(request, key, ref)
+
+    return dependency
+
+
+def conversation_kb(request: Request, conversation_id: str) -> None:
+    """Apply the knowledge-base check to the conversation named in the path."""
+    key = _caller(request)
+    if key is None or key.kb_ids is None:
+        return
+    try:
+        conversation = get_container(request).conversations.get(conversation_id)
+    except NotFound:
+        return  # the route answers 404
+    check_kb(request, key, conversation.kb_id)
