@@ -198,7 +198,10 @@ class QueryIn(_Strict):
 
     question: str = Field(min_length=1, max_length=4000)
     model: str | None = Field(
-        None, max_length=200, description="'extractive', 'local' or 'openai-compatible[:name]'."
+        None,
+        max_length=200,
+        description="A model spec such as 'extractive', 'openai:gpt-4o' or "
+        "'anthropic:claude-sonnet-4-5'; comma-separated specs are a fallback chain.",
     )
     top_k: int = Field(5, ge=1, le=20)
     mode: Mode | None = Field(None, description="dense, lexical or hybrid (server default).")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from engine.llms.base import AnswerModel, Prompt
+from engine.llms.base import AnswerModel, Generation, Prompt
 from kb.models import Answer, Usage
 
 # Extractive answers end each sentence with its marker; breaking after markers gives a few
@@ -54,15 +54,18 @@ def model_pieces(
             if piece:
                 yield piece + " "
         return
-    pieces: Generator[str, None, Usage | None] = stream(prompt, max_tokens)
+    pieces: Generator[str, None, Usage | Generation | None] = stream(prompt, max_tokens)
     try:
-        # A model that knows its token counts once the stream ends returns them.
-        usage = yield from pieces
+        # A model that knows its token counts once the stream ends returns them; a fallback
+        # chain returns a Generation naming the model that answered.
+        ended = yield from pieces
     finally:
         pieces.close()
     run.model = getattr(llm, "model_id", llm.name)
-    if isinstance(usage, Usage):
-        run.usage = usage
+    if isinstance(ended, Generation):
+        run.model, run.usage = ended.model, ended.usage
+    elif isinstance(ended, Usage):
+        run.usage = ended
 
 
 class MarkerFilter:

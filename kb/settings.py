@@ -127,7 +127,14 @@ class LLMSettings(BaseModel):
     default_model: str = Field(
         "extractive",
         description="Model used when a request names none: 'extractive', 'local', "
-        "'openai-compatible[:MODEL_NAME]', 'anthropic[:MODEL_NAME]' or 'ollama[:MODEL_NAME]'.",
+        "'openai[:MODEL_NAME]', 'openai-compatible[:MODEL_NAME]', 'anthropic[:MODEL_NAME]', "
+        "'gemini[:MODEL_NAME]', 'mistral[:MODEL_NAME]' or 'ollama[:MODEL_NAME]'; a "
+        "comma-separated list is a fallback chain.",
+    )
+    fallback: str = Field(
+        "",
+        description="Comma-separated model specs tried in order when the chosen model fails "
+        "(provider error or unavailable), e.g. 'anthropic,ollama:llama3.2'; empty means none.",
     )
     local_model_path: Path | None = Field(
         None,
@@ -153,6 +160,33 @@ class LLMSettings(BaseModel):
     )
     anthropic_model: str = Field(
         "claude-sonnet-4-5", description="Claude model used by 'anthropic' without a name."
+    )
+    openai_platform_api_key: SecretStr | None = Field(
+        None, description="API key for the 'openai' models (OpenAI's own API; never logged)."
+    )
+    openai_platform_base_url: str = Field(
+        "https://api.openai.com/v1", description="Base URL of OpenAI's API for 'openai' models."
+    )
+    openai_platform_model: str = Field(
+        "gpt-4o-mini", description="OpenAI model used by 'openai' without a name."
+    )
+    mistral_api_key: SecretStr | None = Field(
+        None, description="API key for the 'mistral' models (never logged)."
+    )
+    mistral_base_url: str | None = Field(
+        None, description="Base URL of the Mistral API; unset means Mistral's own."
+    )
+    mistral_model: str = Field(
+        "mistral-small-latest", description="Mistral model used by 'mistral' without a name."
+    )
+    gemini_api_key: SecretStr | None = Field(
+        None, description="API key for the 'gemini' models (Gemini Developer API; never logged)."
+    )
+    gemini_base_url: str | None = Field(
+        None, description="Base URL of the Gemini API; unset means Google's own."
+    )
+    gemini_model: str = Field(
+        "gemini-2.5-flash", description="Gemini model used by 'gemini' without a name."
     )
     ollama_host: str = Field(
         "http://127.0.0.1:11434", description="Address of the Ollama server for 'ollama' models."

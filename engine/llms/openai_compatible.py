@@ -36,8 +36,15 @@ class OpenAICompatibleModel:
         max_retries: int = 2,
         temperature: float = 0.0,
         context_window: int = 8192,
+        provider: str = "openai-compatible",
     ) -> None:
-        self.name = f"openai-compatible:{model}"
+        # The same client serves OpenAI itself ("openai") and any compatible server.
+        self.name = f"{provider}:{model}"
+        self._where = (
+            f"OpenAI API at {base_url}"
+            if provider == "openai"
+            else f"OpenAI-compatible server at {base_url}"
+        )
         self.model = model
         self.base_url = base_url
         self.timeout_s = timeout_s
@@ -92,7 +99,7 @@ class OpenAICompatibleModel:
 
     def _describe(self, exc: Exception) -> str:
         """What went wrong, naming the HTTP status or cause, with the API key removed."""
-        where = f"OpenAI-compatible server at {self.base_url}"
+        where = self._where
         if isinstance(exc, openai.APIStatusError):
             detail = f"{where} answered HTTP {exc.status_code}: {_error_message(exc)}"
         elif isinstance(exc, openai.APITimeoutError):
