@@ -114,8 +114,13 @@ def build_container(
         reranker,
     )
     models = ModelRegistry(settings.llm, embedder)
-    queries = QueryService(retriever, models, settings.llm.max_new_tokens)
-    catalog = Catalog(registry, store, lexical)
+    queries = QueryService(
+        retriever,
+        models,
+        settings.llm.max_new_tokens,
+        kb_default_model=lambda kb_id: registry.get_kb(kb_id).default_model,
+    )
+    catalog = Catalog(registry, store, lexical, validate_model=models.validate)
     conversations = ConversationService(
         ConversationRepository(registry.engine),
         registry,

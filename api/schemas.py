@@ -22,13 +22,20 @@ class KnowledgeBaseCreate(_Strict):
 
     name: str = Field(min_length=1, max_length=200, description="Unique, human-readable name.")
     description: str = Field("", max_length=5000)
+    default_model: str | None = Field(
+        None,
+        max_length=400,
+        description="Model for questions that name none, e.g. 'anthropic:claude-sonnet-4' "
+        "(a comma-separated list is a fallback chain); the server default when unset.",
+    )
 
 
 class KnowledgeBaseUpdate(_Strict):
-    """Body of PATCH /v1/kbs/{kb_id}."""
+    """Body of PATCH /v1/kbs/{kb_id}; ``"default_model": null`` clears it."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
+    default_model: str | None = Field(None, max_length=400)
 
 
 class KnowledgeBaseOut(BaseModel):
@@ -37,6 +44,7 @@ class KnowledgeBaseOut(BaseModel):
     id: str
     name: str
     description: str
+    default_model: str | None
     document_count: int
     chunk_count: int
     created_at: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 from engine.llms.base import AnswerModel, Generation
 from engine.llms.registry import ModelRegistry
@@ -36,10 +36,21 @@ _MAX_REFUSAL_CHARS = 300
 class QueryService:
     """Answers questions from one knowledge base, citing the passages used."""
 
-    def __init__(self, retriever: Retriever, models: ModelRegistry, max_new_tokens: int) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        models: ModelRegistry,
+        max_new_tokens: int,
+        kb_default_model: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._retriever = retriever
         self._models = models
         self._max_new_tokens = max_new_tokens
+        self._kb_default_model = kb_default_model or (lambda _kb_id: None)
+
+    def model_for(self, kb_id: str, requested: str | None) -> AnswerModel:
+        """The requested model, else the knowledge base's default, else the server's."""
+        return self._models.get(requested or self._kb_default_model(kb_id))
 
     def answer(
         self,
@@ -51,7 +62,7 @@ class QueryService:
         mode: str | None = None,
     ) -> Answer:
         """A grounded answer, or an honest "not in the knowledge base"."""
-        llm = self._models.get(model)
+        llm = self.model_for(kb_id, model)
         passages = self._search(kb_id, question, top_k, filters, mode)
         if not passages:
             return Answer(NOT_FOUND_ANSWER, [], llm.name, grounded=False)
@@ -72,7 +83,7 @@ class QueryService:
         The model is resolved and the passages retrieved before this returns, so those errors
         raise here rather than mid-stream; closing the generator stops the generation.
         """
-        llm = self._models.get(model)
+        llm = self.model_for(kb_id, model)
         passages = self._search(kb_id, question, top_k, filters, mode)
         return self._stream(llm, question, passages)
 

@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from kb.errors import InvalidInput, KnowledgeBaseNotFound
 from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document, KnowledgeBase
-from kb.registry import Registry
+from kb.registry import UNSET, Registry, Unset
 from kb.store import VectorStore
 
 
 class Catalog:
     """Create, read, update and delete knowledge bases; read documents and their chunks."""
 
-    def __init__(self, registry: Registry, store: VectorStore, lexical: LexicalIndex) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        store: VectorStore,
+        lexical: LexicalIndex,
+        validate_model: Callable[[str], None] | None = None,
+    ) -> None:
         self._registry = registry
         self._store = store
         self._lexical = lexical
+        # Model specs are the engine's business; it checks them for us (kb imports no engine).
+        self._validate_model = validate_model or (lambda _spec: None)
 
-    def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
-        """A new, empty knowledge base with its own collection."""
+    def create_kb(
+        self, name: str, description: str = "", default_model: str | None = None
+    ) -> KnowledgeBase:
+        """A new, empty knowledge base with its own collection and, optionally, its own
+        default answering model."""
         name = name.strip()
         if not name:
             raise InvalidInput("A knowledge base needs a non-empty name.")
-        return self._registry.create_kb(name, description)
+        if default_model is not None:
+            self._validate_model(default_model)
+        return self._registry.create_kb(name, description, default_model)
 
     def list_kbs(
         self, limit: int, offset: int, only: Collection[str] | None = None
@@ -52,12 +65,20 @@ class Catalog:
         return ids
 
     def update_kb(
-        self, kb_id: str, name: str | None = None, description: str | None = None
+        self,
+        kb_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        default_model: str | Unset | None = UNSET,
     ) -> KnowledgeBase:
-        """Rename or re-describe a knowledge base."""
+        """Rename, re-describe or change the default model of a knowledge base (None clears it)."""
         if name is not None and not name.strip():
             raise InvalidInput("A knowledge base needs a non-empty name.")
-        return self._registry.update_kb(kb_id, name.strip() if name else None, description)
+        if isinstance(default_model, str):
+            self._validate_model(default_model)
+        return self._registry.update_kb(
+            kb_id, name.strip() if name else None, description, default_model
+        )
 
     def delete_kb(self, kb_id: str) -> None:
         """Delete a knowledge base, its documents and its vectors."""

@@ -18,6 +18,7 @@ class KnowledgeBase:
     updated_at: datetime
     document_count: int = 0
     chunk_count: int = 0
+    default_model: str | None = None
 
 
 @dataclass(frozen=True)

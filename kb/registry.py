@@ -33,6 +33,13 @@ from kb.models import Document, KnowledgeBase
 TagValue = str | int | float | bool
 
 
+class Unset:
+    """Marks an update argument that was not given (None means "clear it")."""
+
+
+UNSET = Unset()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -56,6 +63,7 @@ class KnowledgeBaseRow(_Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    default_model: Mapped[str | None] = mapped_column(String(400), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -142,11 +150,15 @@ class Registry:
 
     # -- knowledge bases -------------------------------------------------------------------
 
-    def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
+    def create_kb(
+        self, name: str, description: str = "", default_model: str | None = None
+    ) -> KnowledgeBase:
         """Create a knowledge base; names are unique."""
         try:
             with self._session() as session:
-                row = KnowledgeBaseRow(id=new_id("kb"), name=name, description=description)
+                row = KnowledgeBaseRow(
+                    id=new_id("kb"), name=name, description=description, default_model=default_model
+                )
                 session.add(row)
                 session.flush()
                 return self._to_kb(session, row)
@@ -183,7 +195,11 @@ class Registry:
             return self._to_kb(session, row) if row else None
 
     def update_kb(
-        self, kb_id: str, name: str | None = None, description: str | None = None
+        self,
+        kb_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        default_model: str | Unset | None = UNSET,
     ) -> KnowledgeBase:
         """Rename or re-describe a knowledge base."""
         try:
@@ -193,6 +209,8 @@ class Registry:
                     row.name = name
                 if description is not None:
                     row.description = description
+                if not isinstance(default_model, Unset):
+                    row.default_model = default_model
                 row.updated_at = _now()
                 session.flush()
                 return self._to_kb(session, row)
@@ -335,6 +353,7 @@ class Registry:
             id=row.id,
             name=row.name,
             description=row.description,
+            default_model=row.default_model,
             created_at=_utc(row.created_at),
             updated_at=_utc(row.updated_at),
             document_count=int(docs),

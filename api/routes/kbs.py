@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 from api.auth import ReachableKbsDep, unrestricted
 from api.deps import CatalogDep, LimitDep, OffsetDep
 from api.schemas import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
+from kb.registry import UNSET
 
 router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
 )
 def create_kb(body: KnowledgeBaseCreate, catalog: CatalogDep) -> KnowledgeBaseOut:
     """Create a knowledge base."""
-    return KnowledgeBaseOut.of(catalog.create_kb(body.name, body.description))
+    return KnowledgeBaseOut.of(catalog.create_kb(body.name, body.description, body.default_model))
 
 
 @router.get("", response_model=Page[KnowledgeBaseOut])
@@ -41,8 +42,10 @@ def get_kb(kb_id: str, catalog: CatalogDep) -> KnowledgeBaseOut:
 
 @router.patch("/{kb_id}", response_model=KnowledgeBaseOut)
 def update_kb(kb_id: str, body: KnowledgeBaseUpdate, catalog: CatalogDep) -> KnowledgeBaseOut:
-    """Rename or re-describe a knowledge base."""
-    return KnowledgeBaseOut.of(catalog.update_kb(kb_id, body.name, body.description))
+    """Rename, re-describe or change the default model of a knowledge base."""
+    # An absent default_model leaves it alone; an explicit null clears it.
+    model = body.default_model if "default_model" in body.model_fields_set else UNSET
+    return KnowledgeBaseOut.of(catalog.update_kb(kb_id, body.name, body.description, model))
 
 
 @router.delete("/{kb_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -53,6 +53,14 @@ class ModelRegistry:
             return self._model(chain[0])
         return FallbackModel(chain, self._model)
 
+    def validate(self, spec: str) -> None:
+        """Raise InvalidInput unless every model named in ``spec`` has a known provider."""
+        names = _split(spec)
+        if not names:
+            raise InvalidInput("A model spec needs at least one model name.")
+        for name in names:
+            self._factory(name)
+
     def _chain(self, spec: str | None) -> list[str]:
         """The specs to try in order: the requested (or default) ones, then the fallbacks."""
         requested = _split(spec) or _split(self._settings.default_model) or ["extractive"]

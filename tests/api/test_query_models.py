@@ -115,3 +115,38 @@ def test_local_model_answers_through_the_api(client: TestClient) -> None:
     assert answer["usage"]["completion_tokens"] > 0
     if answer["grounded"]:
         assert answer["citations"][0]["title"] == "Capitals"
+
+
+def test_knowledge_base_default_model_applies_when_a_request_names_none(
+    remote_client: tuple[TestClient, str], provider: FakeOpenAIServer
+) -> None:
+    client, kb_id = remote_client
+    provider.reply = "Level minus two [1]."
+    ask = {"question": "Where can staff park?"}
+    assert client.post(f"/v1/kbs/{kb_id}/query", json=ask).json()["model"] == "extractive"
+
+    patched = client.patch(f"/v1/kbs/{kb_id}", json={"default_model": "openai-compatible"})
+    assert patched.json()["default_model"] == "openai-compatible"
+    assert client.post(f"/v1/kbs/{kb_id}/query", json=ask).json()["model"] == (
+        "openai-compatible:gpt-test"
+    )
+    # A request's own model still wins, and renaming leaves the default alone.
+    chosen = client.post(f"/v1/kbs/{kb_id}/query", json={**ask, "model": "extractive"}).json()
+    assert chosen["model"] == "extractive"
+    renamed = client.patch(f"/v1/kbs/{kb_id}", json={"name": "office-2"}).json()
+    assert renamed["default_model"] == "openai-compatible"
+
+    cleared = client.patch(f"/v1/kbs/{kb_id}", json={"default_model": None}).json()
+    assert cleared["default_model"] is None
+    assert client.post(f"/v1/kbs/{kb_id}/query", json=ask).json()["model"] == "extractive"
+
+
+def test_unknown_default_model_is_refused(remote_client: tuple[TestClient, str]) -> None:
+    client, kb_id = remote_client
+    created = client.post("/v1/kbs", json={"name": "x", "default_model": "gpt-99"})
+    assert created.status_code == 400 and created.json()["code"] == "invalid_input"
+    patched = client.patch(f"/v1/kbs/{kb_id}", json={"default_model": "nonsense:thing"})
+    assert patched.status_code == 400
+    assert client.get(f"/v1/kbs/{kb_id}").json()["default_model"] is None
+    ok = client.post("/v1/kbs", json={"name": "y", "default_model": "anthropic:claude-sonnet-4"})
+    assert ok.status_code == 201 and ok.json()["default_model"] == "anthropic:claude-sonnet-4"
