@@ -27,6 +27,13 @@ _BANNER_MARK = re.compile(
     r"|message|warning|info|alert|overlay|box|wall|settings|preferences)",
     re.I,
 )
+# Without <main>/<article> the page's chrome is plain divs; these id/class words mark it
+# (measured on real mdBook and rustdoc pages stripped of landmarks: see bench/extractor_bench.py).
+_CHROME_WORDS = frozenset(
+    {"sidebar", "menu", "menubar", "navbar", "nav", "navigation", "toc", "breadcrumb",
+     "breadcrumbs", "search", "searchbar", "topbar", "masthead", "pagination", "skip"}
+)  # fmt: skip
+_TOKEN_SPLIT = re.compile(r"[-_\s]+")
 # Containers that may carry a cookie-ish class for styling but hold the page itself.
 _NEVER_BANNER = frozenset({"html", "body", "main", "article"})
 _PARAGRAPH_TAGS = (
@@ -83,6 +90,17 @@ def _drop_boilerplate(soup: BeautifulSoup) -> None:
             tag.decompose()
 
 
+def _drop_chrome(root: Tag) -> None:
+    """Without landmarks, drop blocks whose id or class names them as site chrome."""
+    for tag in root.find_all(True):
+        if tag.decomposed or tag.name in _NEVER_BANNER:
+            continue
+        marks = [str(tag.get("id") or ""), *tag.get_attribute_list("class")]
+        words = {w for mark in marks if mark for w in _TOKEN_SPLIT.split(mark.lower())}
+        if words & _CHROME_WORDS:
+            tag.decompose()
+
+
 def _is_banner(tag: Tag) -> bool:
     if tag.name in _NEVER_BANNER:
         return False
@@ -113,7 +131,9 @@ def _content_root(soup: BeautifulSoup) -> Tag:
             holder.append(article.extract())
         return holder
     body = soup.find("body")
-    return body if isinstance(body, Tag) else soup
+    root = body if isinstance(body, Tag) else soup
+    _drop_chrome(root)
+    return root
 
 
 def _readable_text(root: Tag) -> str:

