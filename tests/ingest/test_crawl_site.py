@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import statistics
 import os
 import socket
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
