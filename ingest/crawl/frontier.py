@@ -112,17 +112,25 @@ class HostGate:
     """Spaces requests to each host by its delay (the crawl's, or robots.txt's if longer)."""
 
     def __init__(self, cancel: threading.Event) -> None:
-        self._next: dict[str, float] = {}
+        self._last: dict[str, float] = {}
         self._lock = threading.Lock()
         self._cancel = cancel
 
     def wait(self, host: str, delay: float) -> bool:
-        """Block until a request to ``host`` may start; False if the crawl was cancelled."""
+        """Block until a request to ``host`` may start; False if the crawl was cancelled.
+
+        The next start is counted from the previous *actual* release, not from a slot booked in
+        advance: a worker that is released late (the CPU busy embedding) must not let the ones
+        queued behind it go out in a burst.
+        """
         if delay <= 0:
             return not self._cancel.is_set()
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next.get(host, now))
-            # The slot is reserved now, so parallel workers queue up one delay apart.
-            self._next[host] = start + delay
-        return not self._cancel.wait(max(0.0, start - time.monotonic()))
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                ready = self._last.get(host, now - delay) + delay
+                if now >= ready:
+                    self._last[host] = now
+                    return not self._cancel.is_set()
+            if self._cancel.wait(ready - now):
+                return False

@@ -195,9 +195,9 @@ def test_crawl_recrawl_after_change_and_after_deletion(
     # Crawl-delay beats the requested delay of 0 (robots.txt itself comes before any delay).
     starts = [seen.at for seen in site.requests[1:]]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    # The median gap proves Crawl-delay is honoured. Not min/mean: in some test orders a few
-    # requests for pages that end up skipped (binary, too large, duplicates) arrive a few ms
-    # apart; that is a known politeness gap under investigation (see the issue note).
+    # Gaps are measured where requests arrive, so a little scheduling jitter shows; the gate
+    # spaces actual releases, so no two requests may come in a burst.
+    assert min(gaps) >= CRAWL_DELAY * 0.5
     assert statistics.median(gaps) >= CRAWL_DELAY * 0.9
 
     answer = api.post(
