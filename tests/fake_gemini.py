@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackHTTPServer, LoopbackServer
 
 _PATH = re.compile(
     r"^/v1beta/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)"
@@ -22,7 +23,7 @@ _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSI
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
@@ -97,34 +98,18 @@ def _response(body: dict[str, Any], model: str, text: str, final: bool) -> dict[
     return response
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeGeminiServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
-class FakeGeminiServer:
+class FakeGeminiServer(LoopbackServer):
     """A Gemini API server on a free port; set ``reply`` or ``fail_status``."""
+
+    handler = _Handler
 
     def __init__(self, reply: str = "This is a fake reply.") -> None:
         self.reply = reply
         self.fail_status: int | None = None
         self.requests: list[dict[str, Any]] = []
-        self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
         """What ``google-genai`` takes as ``http_options.base_url`` (it adds ``/v1beta/...``)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeGeminiServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        return self.origin

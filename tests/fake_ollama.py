@@ -6,16 +6,17 @@ The official ``ollama`` client is pointed at it (``host=server.host``).
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackHTTPServer, LoopbackServer
 
 _CREATED = "2026-01-01T00:00:00Z"
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
@@ -67,34 +68,18 @@ def _final(body: dict[str, Any], content: str, reply: str) -> dict[str, Any]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeOllamaServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
-class FakeOllamaServer:
+class FakeOllamaServer(LoopbackServer):
     """An Ollama server on a free port; set ``reply``, or queue HTTP error ``failures``."""
+
+    handler = _Handler
 
     def __init__(self, reply: str = "This is a fake reply.") -> None:
         self.reply = reply
         self.failures: list[int] = []
         self.requests: list[dict[str, Any]] = []
-        self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def host(self) -> str:
         """What the ``ollama`` client takes as ``host``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeOllamaServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        return self.origin
