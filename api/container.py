@@ -23,6 +23,7 @@ from kb.embeddings import SentenceTransformerEmbedder
 from kb.keys import KeyRepository
 from kb.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.registry import Registry
+from kb.secrets import SecretBox
 from kb.settings import Settings
 from kb.store import ChromaStore, VectorStore
 
@@ -44,6 +45,8 @@ class Container:
     crawls: CrawlService
     conversations: ConversationService
     keys: KeyRepository
+    # Encrypts provider keys and webhook secrets at rest.
+    secrets: SecretBox
 
     def close(self) -> None:
         """Release what the services hold."""
@@ -61,6 +64,7 @@ def build_container(
     """
     settings = settings or Settings()
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    encryption_keys = settings.security.encryption_keys
     registry = Registry(settings.database_url)
     store = ChromaStore(
         path=settings.storage.data_dir / "chroma",
@@ -151,5 +155,9 @@ def build_container(
         conversations=conversations,
         keys=KeyRepository(
             registry.engine, timedelta(seconds=settings.security.key_grace_period_s)
+        ),
+        secrets=SecretBox.from_settings(
+            encryption_keys.get_secret_value() if encryption_keys else None,
+            settings.storage.data_dir,
         ),
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from kb.errors import ApiKeyNotFound, InvalidInput
 from kb.registry import Base
 
-Scope = Literal["admin", "kb:write", "kb:read", "chat"]
+Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 # A key is `kb_live_<8 hex>_<43 url-safe chars>`: the first part is the public prefix.
 KEY_MARK = "kb_live_"

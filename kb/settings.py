@@ -300,6 +300,11 @@ class SecuritySettings(BaseModel):
         description="Where rate-limit counters live: 'memory://' (in-process) or a 'limits' "
         "storage URI such as 'redis://host:6379' (needs the redis package).",
     )
+    encryption_keys: SecretStr | None = Field(
+        None,
+        description="Fernet keys (comma-separated, newest first) encrypting provider keys and "
+        "webhook secrets at rest; when unset a key is generated into DATA_DIR/secret.key.",
+    )
 
 
 class Settings(BaseSettings):
