@@ -9,11 +9,32 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.params import Depends as DependsParam
 
+from api.audit import AuditTrail
 from api.auth import require, require_kb_access, unrestricted
 from api.container import Container
+from api.cors import Cors
 from api.errors import BodySizeLimit, install_error_handlers
+from api.json_limits import JsonBodyLimits
+from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import RateLimiter, RateLimitHeaders
-from api.routes import answers, chat, crawls, documents, health, kbs, keys, openai_compat
+from api.request_context import RequestContext
+from api.routes import (
+    answers,
+    audit,
+    chat,
+    crawls,
+    documents,
+    health,
+    kbs,
+    keys,
+    leads,
+    metrics,
+    oauth,
+    openai_compat,
+    providers,
+    webhooks,
+)
+from api.security_headers import SecureFastAPI
 
 # The scope each router requires: reads need kb:read and writes kb:write on the knowledge-base
 # routers; answers guards each route itself (search reads, query chats); health stays open.
@@ -28,6 +49,12 @@ _GUARDS: list[tuple[Any, list[DependsParam]]] = [
     (openai_compat, [Depends(require("chat"))]),
     # A key limited to some knowledge bases must not mint itself an unlimited one.
     (keys, [Depends(require("admin")), Depends(unrestricted)]),
+    (oauth, [Depends(require("admin")), Depends(unrestricted)]),
+    (providers, [Depends(require("admin")), Depends(unrestricted)]),
+    (webhooks, [Depends(require("admin")), Depends(unrestricted)]),
+    (leads, []),  # guards each route: recording a lead chats, listing leads reads
+    (audit, [Depends(require("admin")), Depends(unrestricted)]),
+    (metrics, [Depends(metrics.metrics_access)]),
 ]
 
 
@@ -37,10 +64,11 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         container.crawls.recover()
+        container.webhook_dispatcher.start()  # sends deliveries a previous process left open
         yield
         container.close()  # cancels running crawls first
 
-    app = FastAPI(
+    app = SecureFastAPI(
         title="kb-engine",
         version="0.1.0",
         description="Knowledge bases, documents, search and grounded answers with citations.",
@@ -48,14 +76,38 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     security = container.settings.security
-    app.state.rate_limiter = RateLimiter(security.rate_limit, security.rate_limit_storage)
+    app.state.rate_limiter = RateLimiter(
+        security.rate_limit, security.rate_limit_storage, security.publishable_rate_limit
+    )
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
+    # Inside BodySizeLimit, so the JSON it reads is already capped in bytes.
+    api_settings = container.settings.api
+    app.add_middleware(
+        JsonBodyLimits,
+        max_depth=api_settings.max_json_depth,
+        max_string_chars=api_settings.max_json_string_chars,
+        max_items=api_settings.max_json_items,
+    )
     app.add_middleware(
         BodySizeLimit,
         max_json_bytes=container.settings.api.max_json_bytes,
         max_upload_bytes=container.settings.ingest.max_upload_bytes,
     )
+    # Outside BodySizeLimit, so 413s are audited, counted and carry the request id too.
+    app.add_middleware(AuditTrail, audit_log=container.audit)
+    app.state.metrics = Metrics(container.registry.engine)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # Outside all but RequestContext, so every answer (errors and streams too) carries the CORS
+    # headers.
+    app.add_middleware(
+        Cors,
+        configured=container.settings.api.cors_origins,
+        publishable=container.keys.allowed_origins,
+    )
+    # Outermost: every answer, CORS preflights included, has a request id and an access line.
+    app.add_middleware(RequestContext, access_log_enabled=container.settings.log.access_log)
     for module, guards in _GUARDS:
         app.include_router(module.router, dependencies=guards)
+    app.include_router(oauth.token_router)  # open: the client authenticates itself
     return app

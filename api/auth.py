@@ -1,9 +1,10 @@
-"""Who may call a route: API keys from the request headers, checked by per-router dependencies.
+"""Who may call a route: API keys or OAuth access tokens from the request headers, checked by
+per-router dependencies.
 
 ``require(scope)`` is attached to each router in ``create_app``; it rate-limits the client
-address, authenticates the key, rate-limits the key, checks the scope and any ``kb_id`` path
-parameter. ``kb_in_body`` and ``conversation_kb`` extend the knowledge-base check to routes
-that name the knowledge base elsewhere.
+address, authenticates the key or token, rate-limits the caller, checks a publishable key's
+origin, the scope and any ``kb_id`` path parameter. ``kb_in_body`` and ``conversation_kb``
+extend the knowledge-base check to routes that name the knowledge base elsewhere.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from kb.errors import Forbidden, NotFound, Unauthorized
 from kb.keys import ApiKey, Scope
 
 _NO_KEY = "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
-_BAD_KEY = "The API key is unknown, revoked or expired."
+_BAD_KEY = "The API key or access token is unknown, revoked or expired."
+# Anyone who loads a page holds its publishable key: it must not read or overwrite a visitor's
+# profile by naming another user id.
+_NOT_PUBLISHABLE = ("/v1/users/",)
 
 
 def _presented_secret(request: Request) -> str | None:
@@ -29,26 +33,45 @@ def _presented_secret(request: Request) -> str | None:
     return request.headers.get("x-api-key", "").strip() or None
 
 
-def _limit(request: Request, bucket: str) -> None:
+def _limit(request: Request, bucket: str, publishable: bool = False) -> None:
     limiter: RateLimiter = request.app.state.rate_limiter
     if limiter.enabled:
-        setattr(request.state, STATE_KEY, limiter.hit(bucket))
+        setattr(request.state, STATE_KEY, limiter.hit(bucket, publishable))
+
+
+def limit_address(request: Request) -> None:
+    """Count a request against its client address's allowance (TooManyRequests when over)."""
+    _limit(request, f"addr:{request.client.host if request.client else 'unknown'}")
+
+
+def _check_publishable(request: Request, key: ApiKey) -> None:
+    origin = request.headers.get("origin", "").lower()
+    if origin not in key.allowed_origins:
+        raise Forbidden(
+            "A publishable key works only from the web sites it lists; this request's Origin "
+            f"{origin or '(none)'} is not one of them."
+        )
+    route = getattr(request.scope.get("route"), "path", "")
+    if route.startswith(_NOT_PUBLISHABLE):
+        raise Forbidden("A publishable key may not reach user profiles; use a secret key.")
 
 
 def _authenticate(request: Request) -> ApiKey | None:
     """The caller's key; None when authentication is turned off."""
     container = get_container(request)
     # Counted before the key is checked, so guessing keys is limited too.
-    _limit(request, f"addr:{request.client.host if request.client else 'unknown'}")
+    limit_address(request)
     if not container.settings.security.auth_enabled:
         return None
     secret = _presented_secret(request)
     if secret is None:
         raise Unauthorized(_NO_KEY)
-    key = container.keys.authenticate(secret)
+    key = container.keys.authenticate(secret) or container.oauth.authenticate(secret)
     if key is None:
         raise Unauthorized(_BAD_KEY)
-    _limit(request, f"key:{key.prefix}")
+    _limit(request, f"key:{key.prefix}", publishable=key.kind == "publishable")
+    if key.kind == "publishable":
+        _check_publishable(request, key)
     return key
 
 

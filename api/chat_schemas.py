@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.json_limits import FreeFormObject
 from api.schemas import CitationOut, UsageOut
 from engine.conversation import Action, BotReply, UserMessage
 from kb.conversations import Conversation, ConversationEvent, Message, UserProfile
@@ -34,7 +35,7 @@ class ActionIn(_Strict):
     type: Literal["button", "quick_reply"]
     payload: str = Field(min_length=1, max_length=4000)
     title: str | None = Field(None, max_length=200, description="The label the user saw.")
-    variables: dict[str, Any] = Field(
+    variables: FreeFormObject = Field(
         default_factory=dict, description="Merged into the conversation's variables."
     )
 
@@ -44,7 +45,9 @@ class SendIn(_Strict):
 
     kb_id: str = Field(min_length=1, max_length=200, description="Knowledge base id or name.")
     user_id: str = _ID
-    conversation_id: str | None = Field(None, description="Omit to start a new conversation.")
+    conversation_id: str | None = Field(
+        None, max_length=200, description="Omit to start a new conversation."
+    )
     text: str | None = Field(None, min_length=1, max_length=4000)
     action: ActionIn | None = None
     model: str | None = Field(None, max_length=200, description="Answering model (see /query).")
@@ -155,7 +158,7 @@ class SendOut(BaseModel):
 class VariablesIn(_Strict):
     """Body of PUT /v1/conversations/{id}/variables: replaces them all."""
 
-    variables: dict[str, Any]
+    variables: FreeFormObject
 
 
 class VariablesOut(BaseModel):
@@ -191,7 +194,7 @@ class ProfileIn(_Strict):
     name: str | None = Field(None, max_length=200)
     language: str | None = Field(None, max_length=35, description="BCP 47 tag, e.g. 'fr-CA'.")
     plan: str | None = Field(None, max_length=200)
-    attributes: dict[str, Any] = Field(default_factory=dict, description="Free-form attributes.")
+    attributes: FreeFormObject = Field(default_factory=dict, description="Free-form attributes.")
 
     def to_domain(self, user_id: str) -> UserProfile:
         """The engine's profile object."""

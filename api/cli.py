@@ -14,12 +14,13 @@ from rich.table import Table
 
 from api.cli_crawl import crawl_command
 from api.cli_eval import eval_command
-from api.cli_keys import keys_app
+from api.cli_keys import keys_app, oauth_app
 from api.container import Container, build_container
 from ingest.pipeline import IngestResult
 from ingest.sources import RawSource, iter_files
 from kb.errors import KBError
 from kb.models import KnowledgeBase
+from kb.settings import Settings
 
 app = typer.Typer(
     help="Knowledge-base chatbot engine.",
@@ -55,12 +56,18 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.log_config import configure_logging
 
-    container = _container()
+    settings = Settings()
+    configure_logging(settings.log)  # JSON lines on stderr unless KB_LOG__FORMAT=text
+    container = build_container(settings)
     uvicorn.run(
         create_app(container),
         host=host or container.settings.api.host,
         port=port or container.settings.api.port,
+        # uvicorn's messages go through our handler; our access log replaces uvicorn's.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -174,6 +181,7 @@ def ask(
 app.command("eval")(eval_command)
 app.command("crawl")(crawl_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(oauth_app, name="oauth-clients")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""``kb keys``: create (the first admin key too), list, revoke and rotate API keys."""
+"""``kb keys``: create (the first admin key too, or a publishable browser key), list, revoke and
+rotate API keys; ``kb oauth-clients``: create, list and revoke OAuth clients."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kb.audit import CLI_ACTOR, AuditEvent, AuditLog
 from kb.errors import KnowledgeBaseNotFound
-from kb.keys import SCOPES, IssuedKey, KeyRepository
+from kb.keys import PUBLISHABLE_SCOPES, SCOPES, IssuedKey, KeyKind, KeyRepository
+from kb.oauth import OAuthClientRepository
 from kb.registry import Registry
 from kb.settings import Settings
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+oauth_app = typer.Typer(help="Manage OAuth 2.0 clients (client credentials).", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 
@@ -40,26 +44,50 @@ def _show_secret(issued: IssuedKey) -> None:
     typer.echo(issued.secret)  # alone on stdout, so `KEY=$(kb keys create ...)` works
 
 
+def _kb_ids(registry: Registry, refs: list[str] | None) -> list[str] | None:
+    kb_ids = []
+    for ref in refs or []:
+        found = registry.find_kb(ref)
+        if found is None:
+            raise KnowledgeBaseNotFound(f"No knowledge base has the id or name {ref!r}.")
+        kb_ids.append(found.id)
+    return kb_ids or None
+
+
+KbOption = Annotated[
+    list[str] | None,
+    typer.Option("--kb", help="Restrict to this knowledge base (id or name); repeatable."),
+]
+NameOption = Annotated[str, typer.Option(help="A label to recognise it by.")]
+
+
 @keys_app.command("create")
 def create_key(
     scope: Annotated[
-        list[str], typer.Option("--scope", help=f"One of {', '.join(SCOPES)}; repeatable.")
-    ],
-    kb: Annotated[
         list[str] | None,
-        typer.Option("--kb", help="Restrict to this knowledge base (id or name); repeatable."),
+        typer.Option("--scope", help=f"One of {', '.join(SCOPES)}; repeatable."),
     ] = None,
-    name: Annotated[str, typer.Option(help="A label to recognise the key by.")] = "",
+    kb: KbOption = None,
+    name: NameOption = "",
+    publishable: Annotated[
+        bool,
+        typer.Option(
+            "--publishable", help="A browser key: chat only, exactly one --kb, some --origin."
+        ),
+    ] = False,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option("--origin", help="A web origin (https://host[:port]) the key works from."),
+    ] = None,
 ) -> None:
     """Create a key and print its secret once (e.g. the first one: --scope admin)."""
+    scopes = scope or (list(PUBLISHABLE_SCOPES) if publishable else [])
+    kind: KeyKind = "publishable" if publishable else "secret"
     with _repository() as (registry, keys):
-        kb_ids = []
-        for ref in kb or []:
-            found = registry.find_kb(ref)
-            if found is None:
-                raise KnowledgeBaseNotFound(f"No knowledge base has the id or name {ref!r}.")
-            kb_ids.append(found.id)
-        _show_secret(keys.create(scope, kb_ids or None, name))
+        issued = keys.create(scopes, _kb_ids(registry, kb), name, kind, origin)
+        event = AuditEvent(CLI_ACTOR, "key.create", 201, target={"prefix": issued.key.prefix})
+        AuditLog(registry.engine).record(event)
+        _show_secret(issued)
 
 
 @keys_app.command("list")
@@ -76,6 +104,8 @@ def list_keys() -> None:
                 status = f"expires {key.expires_at:%Y-%m-%d %H:%M}"
             kbs = ", ".join(key.kb_ids) if key.kb_ids is not None else "all"
             created = f"{key.created_at:%Y-%m-%d %H:%M}"
+            if key.allowed_origins:  # a publishable key (kb_pub_ prefix)
+                kbs += f" from {' '.join(key.allowed_origins)}"
             table.add_row(key.prefix, key.name, " ".join(key.scopes), kbs, created, status)
     console.print(table)
 
@@ -99,3 +129,59 @@ def rotate_key(
     grace = None if grace_period_s is None else timedelta(seconds=grace_period_s)
     with _repository() as (_registry, keys):
         _show_secret(keys.rotate(prefix, grace))
+
+
+@contextmanager
+def _clients() -> Iterator[tuple[Registry, OAuthClientRepository]]:
+    with _repository() as (registry, _keys):
+        yield registry, OAuthClientRepository(registry.engine)
+
+
+@oauth_app.command("create")
+def create_client(
+    scope: Annotated[
+        list[str], typer.Option("--scope", help=f"One of {', '.join(SCOPES)}; repeatable.")
+    ],
+    kb: KbOption = None,
+    name: NameOption = "",
+) -> None:
+    """Create a client; prints its client_id, then its secret once (two lines on stdout)."""
+    with _clients() as (registry, clients):
+        issued = clients.create(scope, _kb_ids(registry, kb), name)
+        target = {"client_id": issued.client.client_id}
+        AuditLog(registry.engine).record(
+            AuditEvent(CLI_ACTOR, "oauth_client.create", 201, target=target)
+        )
+    err.print(f"Created {issued.client.client_id} ({', '.join(issued.client.scopes)}).")
+    err.print("This is the only time the client secret is shown; store it now:")
+    typer.echo(issued.client.client_id)
+    typer.echo(issued.secret)
+
+
+@oauth_app.command("list")
+def list_clients() -> None:
+    """List clients (ids, never secrets)."""
+    table = Table()
+    table.add_column("client_id", no_wrap=True)
+    for column in ("name", "scopes", "knowledge bases", "created", "status"):
+        table.add_column(column)
+    with _clients() as (_registry, clients):
+        for client in clients.list():
+            kbs = ", ".join(client.kb_ids) if client.kb_ids is not None else "all"
+            status = "active" if client.active else "revoked"
+            created = f"{client.created_at:%Y-%m-%d %H:%M}"
+            scopes = " ".join(client.scopes)
+            table.add_row(client.client_id, client.name, scopes, kbs, created, status)
+    console.print(table)
+
+
+@oauth_app.command("revoke")
+def revoke_client(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Revoke a client: its tokens stop working at once."""
+    with _clients() as (registry, clients):
+        clients.revoke(client_id)
+        target = {"client_id": client_id}
+        AuditLog(registry.engine).record(
+            AuditEvent(CLI_ACTOR, "oauth_client.revoke", 200, target=target)
+        )
+    err.print(f"Revoked {client_id}.")

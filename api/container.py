@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.webhooks import WebhookDispatcher, WebhookService
 from engine.answer import QueryService
 from engine.conversation import ConversationService
 from engine.llms.registry import ModelRegistry
@@ -16,16 +17,22 @@ from ingest.crawl import CrawlDeps, CrawlService
 from ingest.parsers.base import ParseLimits
 from ingest.parsers.registry import parse_bytes
 from ingest.pipeline import IngestionService
+from kb.audit import AuditLog
 from kb.catalog import Catalog
 from kb.conversations import ConversationRepository
 from kb.crawls import CrawlRepository
+from kb.credentials import CredentialRepository
 from kb.embeddings import SentenceTransformerEmbedder
+from kb.events import EventBus
 from kb.keys import KeyRepository
+from kb.leads import LeadRepository
 from kb.lexical import LexicalIndex, SqliteLexicalIndex
+from kb.oauth import OAuthClientRepository, OAuthService, signing_keys
 from kb.registry import Registry
 from kb.secrets import SecretBox
 from kb.settings import Settings
 from kb.store import ChromaStore, VectorStore
+from kb.webhooks import WebhookRepository
 
 
 @dataclass
@@ -45,14 +52,27 @@ class Container:
     crawls: CrawlService
     conversations: ConversationService
     keys: KeyRepository
+    # Administrative actions: who did what, to what, and how it ended.
+    audit: AuditLog
+    # OAuth clients and the access tokens issued to them.
+    oauth: OAuthService
     # Encrypts provider keys and webhook secrets at rest.
     secrets: SecretBox
+    # What happened (ingestions, crawls, conversations, leads), told to webhook subscribers.
+    events: EventBus
+    webhooks: WebhookService
+    webhook_dispatcher: WebhookDispatcher
+    leads: LeadRepository
+    # Provider keys set over the API (encrypted by ``secrets``); they win over the environment's.
+    credentials: CredentialRepository
 
     def close(self) -> None:
         """Release what the services hold."""
         self.crawls.shutdown()  # crawls write through the registry: stop them first
+        self.webhook_dispatcher.stop()  # after the crawls, whose last events are stored
         self.registry.close()
         self.lexical.close()
+        self.store.close()
 
 
 def build_container(
@@ -66,6 +86,7 @@ def build_container(
     settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     encryption_keys = settings.security.encryption_keys
     registry = Registry(settings.database_url)
+    events = EventBus()
     store = ChromaStore(
         path=settings.storage.data_dir / "chroma",
         host=settings.store.chroma_host,
@@ -96,6 +117,7 @@ def build_container(
         parse_bytes,
         limits,
         settings.ingest.max_upload_bytes,
+        events=events,
     )
     retrieval = settings.retrieval
     reranker = (
@@ -117,7 +139,12 @@ def build_container(
         ),
         reranker,
     )
-    models = ModelRegistry(settings.llm, embedder)
+    secrets = SecretBox.from_settings(
+        encryption_keys.get_secret_value() if encryption_keys else None,
+        settings.storage.data_dir,
+    )
+    credentials = CredentialRepository(registry.engine, secrets)
+    models = ModelRegistry(settings.llm, embedder, credentials.secret)
     queries = QueryService(
         retriever,
         models,
@@ -131,7 +158,9 @@ def build_container(
         queries,
         QuestionRewriter(models, use_llm=settings.chat.llm_rewrite),
         history_messages=settings.chat.history_messages,
+        events=events,
     )
+    webhooks, dispatcher = _webhooks(settings, registry, events, secrets)
     return Container(
         settings=settings,
         registry=registry,
@@ -150,14 +179,36 @@ def build_container(
                 CrawlRepository(registry.engine),
                 settings.crawl,
                 settings.ingest.max_upload_bytes,
+                events=events,
             )
         ),
         conversations=conversations,
         keys=KeyRepository(
             registry.engine, timedelta(seconds=settings.security.key_grace_period_s)
         ),
-        secrets=SecretBox.from_settings(
-            encryption_keys.get_secret_value() if encryption_keys else None,
-            settings.storage.data_dir,
-        ),
+        audit=AuditLog(registry.engine),
+        oauth=_oauth(settings, registry),
+        secrets=secrets,
+        events=events,
+        webhooks=webhooks,
+        webhook_dispatcher=dispatcher,
+        leads=LeadRepository(registry.engine, events),
+        credentials=credentials,
     )
+
+
+def _webhooks(
+    settings: Settings, registry: Registry, events: EventBus, box: SecretBox
+) -> tuple[WebhookService, WebhookDispatcher]:
+    repository = WebhookRepository(registry.engine, box)
+    dispatcher = WebhookDispatcher(repository, settings.webhook)
+    events.subscribe(dispatcher.on_event)  # deliveries are stored even before the worker runs
+    return WebhookService(repository, dispatcher, settings.webhook), dispatcher
+
+
+def _oauth(settings: Settings, registry: Registry) -> OAuthService:
+    configured = settings.security.token_signing_key
+    keys = signing_keys(
+        configured.get_secret_value() if configured else None, settings.storage.data_dir
+    )
+    return OAuthService(OAuthClientRepository(registry.engine), keys, settings.security.token_ttl_s)

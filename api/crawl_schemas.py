@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kb.crawls import CrawlJob
+
+# Generous outer bounds; the KB_CRAWL__ settings apply the real limits (400 with the reason).
+Url = Annotated[str, StringConstraints(max_length=8192)]
+Pattern = Annotated[str, StringConstraints(max_length=1000)]
+Host = Annotated[str, StringConstraints(max_length=300)]
 
 
 class CrawlCreate(BaseModel):
@@ -15,25 +20,29 @@ class CrawlCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start_urls: list[str] = Field(
+    start_urls: list[Url] = Field(
         min_length=1, max_length=100, description="Where the crawl starts (http or https)."
     )
-    max_pages: int | None = Field(None, ge=1, description="Most pages fetched.")
-    max_depth: int | None = Field(None, ge=0, description="Most links followed from a start URL.")
-    concurrency: int | None = Field(None, ge=1, description="Parallel requests.")
+    max_pages: int | None = Field(None, ge=1, le=10**9, description="Most pages fetched.")
+    max_depth: int | None = Field(
+        None, ge=0, le=10_000, description="Most links followed from a start URL."
+    )
+    concurrency: int | None = Field(None, ge=1, le=10_000, description="Parallel requests.")
     delay_s: float | None = Field(
         None, ge=0, le=60, description="Pause between requests to a host (robots.txt may ask more)."
     )
     path_prefix: str | None = Field(
         None, max_length=1000, description="Only URLs whose path starts with this, e.g. /docs/."
     )
-    include: list[str] = Field(
-        default_factory=list, description="Regexes; when given, a URL must match one."
+    include: list[Pattern] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Regexes; when given, a URL must match one.",
     )
-    exclude: list[str] = Field(
-        default_factory=list, description="Regexes; a URL matching any is skipped."
+    exclude: list[Pattern] = Field(
+        default_factory=list, max_length=100, description="Regexes; a URL matching any is skipped."
     )
-    extra_hosts: list[str] = Field(
+    extra_hosts: list[Host] = Field(
         default_factory=list,
         max_length=50,
         description="More host[:port] names in scope besides those of the start URLs.",

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.request_context import REQUEST_ID_HEADER, current_request_id
 from kb.errors import (
     InvalidInput,
     KBError,
@@ -25,13 +26,13 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(error: KBError) -> JSONResponse:
-    """The HTTP response for an error."""
-    return JSONResponse(
-        error.to_dict(),
-        status_code=error.status,
-        media_type=PROBLEM_JSON,
-        headers=error.response_headers,
-    )
+    """The HTTP response for an error, naming the request id inside a request."""
+    body, headers = error.to_dict(), dict(error.response_headers)
+    request_id = current_request_id()
+    if request_id:
+        # Set here as well: the 500 of an unexpected error is sent outside RequestContext.
+        body["request_id"] = headers[REQUEST_ID_HEADER] = request_id
+    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _on_kb_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -65,7 +66,7 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
     if error_type is not None:
         return problem(error_type(str(exc.detail)))
     error = InvalidInput(str(exc.detail))
-    body = error.to_dict() | {"status": exc.status_code}
+    body = error.to_dict() | {"status": exc.status_code, "request_id": current_request_id()}
     return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
 
 

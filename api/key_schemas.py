@@ -1,4 +1,4 @@
-"""Request and response bodies of the API-key routes."""
+"""Request and response bodies of the API-key and OAuth-client routes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kb.keys import ApiKey, IssuedKey, Scope
+from kb.keys import MAX_ORIGINS, PUBLISHABLE_SCOPES, ApiKey, IssuedKey, KeyKind, Scope
+from kb.oauth import AccessToken, IssuedClient, OAuthClient
 
 
 class KeyCreate(BaseModel):
@@ -14,15 +15,37 @@ class KeyCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scopes: list[Scope] = Field(
-        min_length=1, max_length=4, description="admin, kb:write, kb:read or chat."
+    kind: KeyKind = Field(
+        "secret",
+        description="secret (servers), or publishable (browsers: chat only, one knowledge base, "
+        "allowed origins).",
+    )
+    scopes: list[Scope] | None = Field(
+        None,
+        min_length=1,
+        max_length=5,
+        description="admin, kb:write, kb:read, chat or metrics; required for secret keys, "
+        "chat (the default) for publishable ones.",
     )
     kb_ids: list[str] | None = Field(
         None,
         max_length=100,
-        description="Knowledge bases (ids or names) the key is restricted to; omit for all.",
+        description="Knowledge bases (ids or names) the key is restricted to; omit for all. "
+        "Exactly one for a publishable key.",
+    )
+    allowed_origins: list[str] | None = Field(
+        None,
+        max_length=MAX_ORIGINS,
+        description="Publishable keys only: the web origins (scheme://host[:port]) whose pages "
+        "may use the key.",
     )
     name: str = Field("", max_length=200, description="A label to recognise the key by.")
+
+    def scope_list(self) -> list[str]:
+        """The scopes asked for, defaulting to chat for a publishable key."""
+        if self.scopes is None:
+            return list(PUBLISHABLE_SCOPES) if self.kind == "publishable" else []
+        return list(self.scopes)
 
 
 class KeyRotate(BaseModel):
@@ -50,6 +73,8 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
     replaced_by: str | None
     active: bool
+    kind: KeyKind
+    allowed_origins: list[str]
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -64,6 +89,8 @@ class KeyOut(BaseModel):
             revoked_at=key.revoked_at,
             replaced_by=key.replaced_by,
             active=key.is_active(),
+            kind="publishable" if key.kind == "publishable" else "secret",
+            allowed_origins=list(key.allowed_origins),
         )
 
 
@@ -76,3 +103,69 @@ class IssuedKeyOut(KeyOut):
     def issued(cls, issued: IssuedKey) -> IssuedKeyOut:
         """From a freshly issued key."""
         return cls(**KeyOut.of(issued.key).model_dump(), secret=issued.secret)
+
+
+class OAuthClientCreate(BaseModel):
+    """Body of POST /v1/oauth/clients."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("", max_length=200, description="A label to recognise the client by.")
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=5, description="The most its tokens may carry."
+    )
+    kb_ids: list[str] | None = Field(
+        None,
+        max_length=100,
+        description="Knowledge bases (ids or names) its tokens are restricted to; omit for all.",
+    )
+
+
+class OAuthClientOut(BaseModel):
+    """An OAuth client as listed: never its secret."""
+
+    client_id: str
+    name: str
+    scopes: list[str]
+    kb_ids: list[str] | None
+    created_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+    @classmethod
+    def of(cls, client: OAuthClient) -> OAuthClientOut:
+        """From the domain model."""
+        return cls(
+            client_id=client.client_id,
+            name=client.name,
+            scopes=list(client.scopes),
+            kb_ids=list(client.kb_ids) if client.kb_ids is not None else None,
+            created_at=client.created_at,
+            revoked_at=client.revoked_at,
+            active=client.active,
+        )
+
+
+class IssuedClientOut(OAuthClientOut):
+    """A new client with its secret, shown this once."""
+
+    client_secret: str = Field(description="Store it now; it cannot be shown again.")
+
+    @classmethod
+    def issued(cls, issued: IssuedClient) -> IssuedClientOut:
+        """From a freshly created client."""
+        return cls(**OAuthClientOut.of(issued.client).model_dump(), client_secret=issued.secret)
+
+
+class TokenOut(BaseModel):
+    """A successful token response (RFC 6749 §5.1)."""
+
+    access_token: str = Field(description="A signed JWT; send it as 'Authorization: Bearer'.")
+    token_type: str = Field("Bearer", description="Always Bearer.")
+    expires_in: int = Field(description="Seconds the token stays valid.")
+    scope: str = Field(description="The granted scopes, space-separated.")
+
+    @classmethod
+    def of(cls, token: AccessToken) -> TokenOut:
+        """From an issued token."""
+        return cls(access_token=token.access_token, expires_in=token.expires_in, scope=token.scope)

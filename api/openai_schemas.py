@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas import CitationOut
 from api.sse import sse
@@ -28,8 +28,12 @@ class ChatMessageIn(BaseModel):
     # Clients send fields this server does not use (name, tool_calls...): accept and ignore.
     model_config = ConfigDict(extra="allow")
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: str = Field(max_length=50)
+    content: (
+        Annotated[str, StringConstraints(max_length=100_000)]
+        | Annotated[list[dict[str, Any]], Field(max_length=100)]
+        | None
+    ) = None
 
     def text(self) -> str:
         """The message's text."""
@@ -46,7 +50,7 @@ class ChatCompletionIn(BaseModel):
     model: str = Field(min_length=1, max_length=200, description="Knowledge base id or name.")
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=200)
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
+    stream_options: dict[str, Any] | None = Field(None, max_length=10)
     answer_model: str | None = Field(
         None, max_length=200, description="Extension: the answering model (see /query)."
     )

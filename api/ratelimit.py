@@ -18,22 +18,35 @@ from kb.errors import TooManyRequests
 STATE_KEY = "rate_limit_headers"
 
 
-class RateLimiter:
-    """Counts requests per bucket (``key:PREFIX`` or ``addr:HOST``) against every rule."""
+def _parse(rules: str) -> list[RateLimitItem]:
+    return parse_many(rules) if rules.strip() else []
 
-    def __init__(self, rules: str, storage_uri: str = "memory://") -> None:
-        self._items: list[RateLimitItem] = parse_many(rules) if rules.strip() else []
+
+class RateLimiter:
+    """Counts requests per bucket (``key:PREFIX`` or ``addr:HOST``) against every rule.
+
+    Publishable keys' buckets may have rules of their own (``publishable_rules``), since every
+    visitor of a site shares one such key; None means the same rules as everyone.
+    """
+
+    def __init__(
+        self, rules: str, storage_uri: str = "memory://", publishable_rules: str | None = None
+    ) -> None:
+        self._items = _parse(rules)
+        self._publishable_items = (
+            self._items if publishable_rules is None else _parse(publishable_rules)
+        )
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
 
     @property
     def enabled(self) -> bool:
         """False when no rule is configured."""
-        return bool(self._items)
+        return bool(self._items or self._publishable_items)
 
-    def hit(self, bucket: str) -> dict[str, str]:
+    def hit(self, bucket: str, publishable: bool = False) -> dict[str, str]:
         """Count one request; the RateLimit headers to send, or TooManyRequests when over."""
         headers: dict[str, str] = {}
-        for item in self._items:
+        for item in self._publishable_items if publishable else self._items:
             allowed = self._limiter.hit(item, bucket)
             stats = self._limiter.get_window_stats(item, bucket)
             reset = max(1, math.ceil(stats.reset_time - time.time()))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.retrieve import SearchFilters
 from kb.models import Answer, Chunk, Citation, Document, KnowledgeBase, Passage
 
 T = TypeVar("T")
+# Bounded pieces of request bodies; a body as a whole is capped by KB_API__MAX_JSON_* settings.
+TagKey = Annotated[str, StringConstraints(max_length=100)]
+TagValue = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=100)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
 
 
 class _Strict(BaseModel):
@@ -59,6 +64,7 @@ class KnowledgeBaseOut(BaseModel):
 class TextDocumentIn(_Strict):
     """JSON body of POST /v1/kbs/{kb_id}/documents."""
 
+    # No max_length of its own: KB_API__MAX_JSON_STRING_CHARS and KB_API__MAX_JSON_BYTES cap it.
     text: str = Field(min_length=1, description="The document's text (Markdown or plain).")
     title: str | None = Field(None, max_length=1000)
     source: str | None = Field(
@@ -67,7 +73,7 @@ class TextDocumentIn(_Strict):
         description="Identity of the document; the same source again replaces its old version. "
         "Defaults to the title, or a hash of the text.",
     )
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    metadata: Tags = Field(default_factory=dict)
 
 
 class DocumentOut(BaseModel):
@@ -127,21 +133,20 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-TagValue = str | int | float | bool
 Mode = Literal["dense", "lexical", "hybrid"]
 
 
 class FiltersIn(_Strict):
     """Restrict retrieval; every filter applies to both retrievers before fusion."""
 
-    document_ids: list[str] = Field(default_factory=list, max_length=1000)
-    sources: list[str] = Field(
+    document_ids: list[ShortText] = Field(default_factory=list, max_length=1000)
+    sources: list[Annotated[str, StringConstraints(max_length=2048)]] = Field(
         default_factory=list,
         max_length=100,
         description="Source prefixes, e.g. 'https://docs.example.com/billing/'.",
     )
-    media_types: list[str] = Field(default_factory=list, max_length=20)
-    tags: dict[str, TagValue] = Field(
+    media_types: list[ShortText] = Field(default_factory=list, max_length=20)
+    tags: Tags = Field(
         default_factory=dict, description="Metadata given at upload; all must match."
     )
 

@@ -19,6 +19,7 @@ from kb.conversations import (
     UserProfile,
 )
 from kb.errors import ConversationNotFound, InvalidInput, KnowledgeBaseNotFound
+from kb.events import EventBus, EventName
 from kb.models import Answer
 from kb.registry import Registry
 
@@ -73,8 +74,10 @@ class ConversationService:
         queries: QueryService,
         rewriter: QuestionRewriter,
         history_messages: int = 6,
+        events: EventBus | None = None,
     ) -> None:
         self._repo = repository
+        self._events = events  # told about new conversations and messages
         self._registry = registry
         self._queries = queries
         self._rewriter = rewriter
@@ -87,7 +90,7 @@ class ConversationService:
             turn.conversation.kb_id, turn.standalone, model=message.model, top_k=message.top_k
         )
         user = self._store_user(turn, message)
-        bot = self._store_bot(turn.conversation.id, answer)
+        bot = self._store_bot(turn.conversation, answer)
         return BotReply(self._repo.get(turn.conversation.id), user, bot, answer)
 
     def stream(self, message: UserMessage) -> Generator[StreamEvent, None, None]:
@@ -167,7 +170,12 @@ class ConversationService:
     def _conversation(self, message: UserMessage) -> Conversation:
         kb_id = self.resolve_kb(message.kb_id)
         if message.conversation_id is None:
-            return self._repo.create(kb_id, message.user_id)
+            created = self._repo.create(kb_id, message.user_id)
+            self._publish(
+                "conversation.started",
+                {"conversation_id": created.id, "kb_id": kb_id, "user_id": created.user_id},
+            )
+            return created
         conversation = self._repo.get(message.conversation_id)
         # Someone else's conversation is reported as missing rather than as forbidden.
         if conversation.kb_id != kb_id or conversation.user_id != message.user_id:
@@ -177,23 +185,44 @@ class ConversationService:
         return conversation
 
     def _store_user(self, turn: _Turn, message: UserMessage) -> Message:
-        return self._repo.add_message(
+        stored = self._repo.add_message(
             turn.conversation.id,
             "user",
             turn.text,
             action=asdict(message.action) if message.action else None,
             standalone_question=turn.standalone,
         )
+        self._message_created(turn.conversation, stored)
+        return stored
 
-    def _store_bot(self, conversation_id: str, answer: Answer) -> Message:
-        return self._repo.add_message(
-            conversation_id,
+    def _store_bot(self, conversation: Conversation, answer: Answer) -> Message:
+        stored = self._repo.add_message(
+            conversation.id,
             "bot",
             answer.answer,
             citations=[asdict(c) for c in answer.citations],
             grounded=answer.grounded,
             model=answer.model,
         )
+        self._message_created(conversation, stored)
+        return stored
+
+    def _message_created(self, conversation: Conversation, message: Message) -> None:
+        # Ids only: the text may quote documents, and receivers can read the history.
+        self._publish(
+            "message.created",
+            {
+                "conversation_id": conversation.id,
+                "message_id": message.id,
+                "kb_id": conversation.kb_id,
+                "user_id": conversation.user_id,
+                "role": message.role,
+            },
+        )
+
+    def _publish(self, type_: EventName, data: dict[str, Any]) -> None:
+        if self._events is not None:
+            self._events.publish(type_, data)
 
     def _relay(
         self,
@@ -204,7 +233,7 @@ class ConversationService:
         try:
             for event in events:
                 if isinstance(event, Finished):
-                    bot = self._store_bot(conversation.id, event.answer)
+                    bot = self._store_bot(conversation, event.answer)
                     ids = {
                         "conversation_id": conversation.id,
                         "user_message_id": user.id,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -22,6 +23,7 @@ from ingest.parsers.base import ParsedDocument, ParseLimits
 from ingest.sources import RawSource
 from kb.embeddings import Embedder
 from kb.errors import KBError, NoExtractableText, PayloadTooLarge
+from kb.events import EventBus
 from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document
 from kb.registry import Registry, new_id
@@ -30,6 +32,8 @@ from kb.store import VectorStore
 log = logging.getLogger(__name__)
 
 Outcome = Literal["created", "updated", "unchanged"]
+# Sources parsed and chunked ahead of the one being embedded (ingest_many).
+_LOOKAHEAD = 32
 ParseFn = Callable[[bytes, ParseLimits, str | None, str | None], ParsedDocument]
 
 
@@ -74,8 +78,10 @@ class IngestionService:
         parse: ParseFn,
         limits: ParseLimits,
         max_bytes: int,
+        events: EventBus | None = None,
     ) -> None:
         self._registry = registry
+        self._events = events  # told about each created or updated document
         self._store = store
         self._lexical = lexical
         self._embedder = embedder
@@ -99,7 +105,7 @@ class IngestionService:
             prepared = self._prepare(kb_id, raw)
             if isinstance(prepared, IngestResult):
                 return prepared
-            vectors = self._embedder.embed([_embedding_text(c) for c in prepared.chunks])
+            vectors = self._vectors(kb_id, [prepared])
             return self._commit(kb_id, prepared, vectors)
 
     def ingest_many(
@@ -110,7 +116,14 @@ class IngestionService:
         batch_chunks: int = 256,
     ) -> list[IngestResult | KBError]:
         """Ingest many sources, embedding their chunks in shared batches (much faster for many
-        small documents). A source that fails is reported, not raised; the others go on."""
+        small documents). A source that fails is reported, not raised; the others go on.
+
+        Sources are parsed and chunked by a worker thread, ``_LOOKAHEAD`` sources ahead, while
+        this thread embeds and stores (the embedding runtime releases the GIL). Preparing ahead
+        reads the registry without the knowledge base's lock, so each prepared source is checked
+        again under the lock before it is stored, and prepared again if its document changed
+        meanwhile (another upload of the same source, or the same source twice in ``raws``).
+        """
         self._registry.get_kb(kb_id)
         results: dict[int, IngestResult | KBError] = {}
         pending: list[tuple[int, _Prepared]] = []
@@ -121,47 +134,125 @@ class IngestionService:
                 on_done(raw, outcome)
 
         def flush() -> None:
-            batch = [prepared for _, prepared in pending]
-            vectors = self._embedder.embed([_embedding_text(c) for p in batch for c in p.chunks])
+            current: list[tuple[int, _Prepared]] = []
+            for index, prepared in pending:
+                if self._is_current(kb_id, prepared):
+                    current.append((index, prepared))
+                    continue
+                try:
+                    again = self._prepare(kb_id, prepared.raw)
+                except KBError as exc:
+                    report(index, prepared.raw, exc)
+                    continue
+                if isinstance(again, IngestResult):
+                    report(index, prepared.raw, again)
+                else:
+                    current.append((index, again))
+            pending.clear()
+            if not current:
+                return
+            batch = [prepared for _, prepared in current]
+            vectors = self._vectors(kb_id, batch)
             for (index, prepared), result in zip(
-                pending, self._commit_batch(kb_id, batch, vectors), strict=True
+                current, self._commit_batch(kb_id, batch, vectors), strict=True
             ):
                 report(index, prepared.raw, result)
-            pending.clear()
 
-        for index, raw in enumerate(raws):
+        def handle(index: int, raw: RawSource, ahead: Future[_Prepared | None]) -> None:
+            try:
+                prepared: _Prepared | IngestResult | None = ahead.result()
+            except KBError as exc:
+                report(index, raw, exc)
+                return
             with self._lock(kb_id):
                 if any(p.raw.source == raw.source for _, p in pending):
                     flush()  # the same source twice: the second must see the first's result
-                try:
-                    prepared = self._prepare(kb_id, raw)
-                except KBError as exc:
-                    report(index, raw, exc)
-                    continue
+                if prepared is None:  # unchanged when looked at: confirm (and save metadata)
+                    try:
+                        prepared = self._prepare(kb_id, raw)
+                    except KBError as exc:
+                        report(index, raw, exc)
+                        return
                 if isinstance(prepared, IngestResult):
                     report(index, raw, prepared)
-                    continue
+                    return
                 pending.append((index, prepared))
                 if sum(len(p.chunks) for _, p in pending) >= batch_chunks:
                     flush()
+
+        waiting: deque[tuple[int, RawSource, Future[_Prepared | None]]] = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as worker:
+            try:
+                for index, raw in enumerate(raws):
+                    waiting.append((index, raw, worker.submit(self._prepare_ahead, kb_id, raw)))
+                    while waiting and (len(waiting) > _LOOKAHEAD or waiting[0][2].done()):
+                        handle(*waiting.popleft())
+                while waiting:
+                    handle(*waiting.popleft())
+            finally:
+                for _, _, ahead in waiting:
+                    ahead.cancel()
         with self._lock(kb_id):
             if pending:
                 flush()
         return [results[i] for i in sorted(results)]
 
+    def _vectors(self, kb_id: str, batch: list[_Prepared]) -> list[list[float]]:
+        """A vector per chunk of ``batch``, in order. Chunks whose text is unchanged from the
+        document's stored version keep their vector; only new text is embedded (an edited page
+        re-embeds the passages that changed, not the whole page)."""
+        texts = [_embedding_text(c) for p in batch for c in p.chunks]
+        known: dict[str, list[float]] = {}
+        old_ids = [
+            f"{p.existing.id}:{p.existing.content_hash[:16]}:{i}"
+            for p in batch
+            if p.existing is not None
+            for i in range(p.existing.chunk_count)
+        ]
+        if old_ids:
+            wanted = set(texts)
+            for chunk, vector in self._store.get(kb_id, old_ids):
+                text = _embedding_text(chunk)
+                if text in wanted:
+                    known[text] = vector
+        fresh = list(dict.fromkeys(t for t in texts if t not in known))
+        known.update(zip(fresh, self._embedder.embed(fresh), strict=True))
+        return [known[t] for t in texts]
+
     def _prepare(self, kb_id: str, raw: RawSource) -> _Prepared | IngestResult:
-        """Parse and chunk a source, or report it unchanged. Stores nothing."""
+        """Parse and chunk a source, or report it unchanged. Stores nothing but metadata."""
+        digest, existing = self._look_up(kb_id, raw)
+        if existing and existing.content_hash == digest and existing.status == "ready":
+            if raw.metadata and raw.metadata != existing.metadata:
+                existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
+            return IngestResult(existing, "unchanged")
+        return self._chunked(kb_id, raw, digest, existing)
+
+    def _prepare_ahead(self, kb_id: str, raw: RawSource) -> _Prepared | None:
+        """Parse and chunk a source outside the lock; None when it looks unchanged."""
+        digest, existing = self._look_up(kb_id, raw)
+        if existing and existing.content_hash == digest and existing.status == "ready":
+            return None
+        return self._chunked(kb_id, raw, digest, existing)
+
+    def _look_up(self, kb_id: str, raw: RawSource) -> tuple[str, Document | None]:
+        """The source's content hash and the document it was stored as, if any."""
         if len(raw.data) > self._max_bytes:
             raise PayloadTooLarge(
                 f"The document is {len(raw.data)} bytes; the limit is {self._max_bytes}.",
                 limit_bytes=self._max_bytes,
             )
-        digest = content_hash(raw)
-        existing = self._registry.find_document_by_source(kb_id, raw.source)
-        if existing and existing.content_hash == digest and existing.status == "ready":
-            if raw.metadata and raw.metadata != existing.metadata:
-                existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
-            return IngestResult(existing, "unchanged")
+        return content_hash(raw), self._registry.find_document_by_source(kb_id, raw.source)
+
+    def _is_current(self, kb_id: str, prepared: _Prepared) -> bool:
+        """True while the document the source was prepared against is still what is stored."""
+        return self._registry.find_document_by_source(kb_id, prepared.raw.source) == (
+            prepared.existing
+        )
+
+    def _chunked(
+        self, kb_id: str, raw: RawSource, digest: str, existing: Document | None
+    ) -> _Prepared:
         parsed = self._parse(raw.data, self._limits, raw.filename, raw.declared_type)
         doc_id = existing.id if existing else new_id("doc")
         title = raw.title or parsed.title or raw.filename or raw.source
@@ -199,10 +290,14 @@ class IngestionService:
             log.info(
                 "ingested %s into %s: %d chunks", prepared.raw.source, kb_id, len(prepared.chunks)
             )
-        return [
+        results = [
             IngestResult(document, "updated" if prepared.existing else "created")
             for prepared, document in zip(batch, documents, strict=True)
         ]
+        if self._events is not None:
+            for result in results:
+                self._events.publish("document.ingested", _ingested_event(result))
+        return results
 
     def _discard_version(self, kb_id: str, doc_id: str, version: str) -> None:
         try:
@@ -265,6 +360,21 @@ def _document(kb_id: str, prepared: _Prepared, now: datetime) -> Document:
         created_at=existing.created_at if existing else now,
         updated_at=now,
     )
+
+
+def _ingested_event(result: IngestResult) -> dict[str, object]:
+    # Ids and small fields only: a webhook never carries document text.
+    document = result.document
+    return {
+        "kb_id": document.kb_id,
+        "document_id": document.id,
+        "outcome": result.outcome,
+        "title": document.title,
+        "source": document.source,
+        "media_type": document.media_type,
+        "chunk_count": document.chunk_count,
+        "content_hash": document.content_hash,
+    }
 
 
 def _embedding_text(chunk: Chunk) -> str:

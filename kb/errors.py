@@ -6,7 +6,8 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     KBError (500, internal_error)
     ├── InvalidInput (400, invalid_input)
     │   ├── ValidationFailed (422, validation_failed)
-    │   └── UrlRefused (400, url_refused)
+    │   ├── UrlRefused (400, url_refused)
+    │   └── JsonTooComplex (400, json_too_complex)
     ├── Unauthorized (401, unauthorized)
     ├── Forbidden (403, forbidden)
     ├── NotFound (404, not_found)
@@ -15,6 +16,10 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   ├── CrawlNotFound (404, crawl_not_found)
     │   ├── ConversationNotFound (404, conversation_not_found)
     │   ├── ApiKeyNotFound (404, api_key_not_found)
+    │   ├── OAuthClientNotFound (404, oauth_client_not_found)
+    │   ├── ProviderNotFound (404, provider_not_found)
+    │   ├── WebhookNotFound (404, webhook_not_found)
+    │   ├── DeliveryNotFound (404, delivery_not_found)
     │   └── RouteNotFound (404, route_not_found)
     ├── MethodNotAllowed (405, method_not_allowed)
     ├── Conflict (409, conflict)
@@ -28,6 +33,10 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   ├── EmptyDocument (422, empty_document)
     │   ├── CorruptDocument (422, corrupt_document)
     │   └── NoExtractableText (422, no_extractable_text)
+    ├── OAuthError (400, invalid_request): the token endpoint, with RFC 6749 §5.2 ``error``
+    │   ├── OAuthInvalidClient (401, invalid_client)
+    │   ├── OAuthUnsupportedGrantType (400, unsupported_grant_type)
+    │   └── OAuthInvalidScope (400, invalid_scope)
     ├── ModelUnavailable (503, model_unavailable)
     └── ProviderError (502, provider_error)
 """
@@ -85,6 +94,12 @@ class UrlRefused(InvalidInput):
     code, title = "url_refused", "URL refused"
 
 
+class JsonTooComplex(InvalidInput):
+    """A JSON body nested too deep, with too many values, or with an over-long string."""
+
+    code, title = "json_too_complex", "JSON body too complex"
+
+
 class Unauthorized(KBError):
     """No API key was sent, or it is unknown, revoked or expired."""
 
@@ -132,6 +147,30 @@ class ApiKeyNotFound(NotFound):
     """No API key has this prefix."""
 
     code, title = "api_key_not_found", "API key not found"
+
+
+class WebhookNotFound(NotFound):
+    """No webhook subscription has this id."""
+
+    code, title = "webhook_not_found", "Webhook not found"
+
+
+class DeliveryNotFound(NotFound):
+    """No delivery of this webhook has this id."""
+
+    code, title = "delivery_not_found", "Delivery not found"
+
+
+class ProviderNotFound(NotFound):
+    """No model provider has this name."""
+
+    code, title = "provider_not_found", "Provider not found"
+
+
+class OAuthClientNotFound(NotFound):
+    """No OAuth client has this client id."""
+
+    code, title = "oauth_client_not_found", "OAuth client not found"
 
 
 class RouteNotFound(NotFound):
@@ -210,6 +249,41 @@ class NoExtractableText(UnprocessableDocument):
     """The file parses but holds no text (for example a scanned PDF without OCR)."""
 
     code, title = "no_extractable_text", "No extractable text"
+
+
+class OAuthError(KBError):
+    """A token request is malformed; the base of the token endpoint's errors.
+
+    Each carries RFC 6749 §5.2's ``error`` (equal to ``code``) and ``error_description`` (equal
+    to ``detail``) beside the usual fields, so OAuth client libraries understand it too.
+    """
+
+    status, code, title = 400, "invalid_request", "Invalid token request"
+    headers = MappingProxyType({"Cache-Control": "no-store"})
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail, error=self.code, error_description=detail, **extra)
+
+
+class OAuthInvalidClient(OAuthError):
+    """The client id or secret is missing, unknown, wrong, or the client is revoked."""
+
+    status, code, title = 401, "invalid_client", "Invalid client"
+    headers = MappingProxyType(
+        {"Cache-Control": "no-store", "WWW-Authenticate": 'Basic realm="kb-engine"'}
+    )
+
+
+class OAuthUnsupportedGrantType(OAuthError):
+    """The grant type is not ``client_credentials``."""
+
+    code, title = "unsupported_grant_type", "Unsupported grant type"
+
+
+class OAuthInvalidScope(OAuthError):
+    """The requested scope is unknown or beyond the client's scopes."""
+
+    code, title = "invalid_scope", "Invalid scope"
 
 
 class ModelUnavailable(KBError):

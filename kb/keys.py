@@ -1,18 +1,26 @@
 """API keys: shown once, stored as SHA-256 hashes, found by a non-secret prefix (same database
-as the registry)."""
+as the registry).
+
+Two kinds: ``secret`` keys (``kb_live_...``) for servers, and ``publishable`` keys
+(``kb_pub_...``) meant to sit in a web page: chat only, one knowledge base, and honoured only
+from the browser origins listed on the key.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, DateTime, String, select
+from sqlalchemy import JSON, DateTime, String, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -22,9 +30,19 @@ from kb.registry import Base
 
 Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
-# A key is `kb_live_<8 hex>_<43 url-safe chars>`: the first part is the public prefix.
+KeyKind = Literal["secret", "publishable"]
+# What authenticated a caller: a stored key of either kind, or an OAuth access token.
+CallerKind = Literal["secret", "publishable", "oauth"]
+# A key is `kb_live_<8 hex>_<43 url-safe chars>` (publishable: `kb_pub_...`); the part before
+# the last 43 characters is the public prefix.
 KEY_MARK = "kb_live_"
-PREFIX_LENGTH = len(KEY_MARK) + 8
+PUBLISHABLE_MARK = "kb_pub_"
+_MARKS: dict[KeyKind, str] = {"secret": KEY_MARK, "publishable": PUBLISHABLE_MARK}
+PUBLISHABLE_SCOPES: tuple[Scope, ...] = ("chat",)
+MAX_ORIGINS = 20
+# How long the set of publishable keys' origins is cached; writes through this repository
+# invalidate it at once, keys changed by another process are seen after this long.
+ORIGINS_CACHE_S = 10.0
 
 
 def _now() -> datetime:
@@ -34,6 +52,34 @@ def _now() -> datetime:
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored is UTC.
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def normalize_origin(origin: str) -> str:
+    """``scheme://host[:port]`` as a browser sends it in ``Origin``, or InvalidInput."""
+    refused = InvalidInput(
+        f"{origin!r} is not an origin: give scheme://host[:port] (http or https), without path, "
+        "query, credentials or wildcard."
+    )
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise refused from exc
+    host = parts.hostname or ""
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not host
+        or "*" in origin
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise refused
+    scheme = parts.scheme.lower()
+    default = {"http": 80, "https": 443}[scheme]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" + (f":{port}" if port not in (None, default) else "")
 
 
 def hash_secret(secret: str) -> str:
@@ -53,6 +99,23 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     replaced_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="secret", server_default="secret")
+    allowed_origins: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+
+
+# Columns added after the table was first released, created on databases that lack them.
+_ADDED_COLUMNS = {
+    "kind": "VARCHAR(16) NOT NULL DEFAULT 'secret'",
+    "allowed_origins": "JSON",
+}
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    present = {column["name"] for column in inspect(engine).get_columns(ApiKeyRow.__tablename__)}
+    with engine.begin() as connection:
+        for name, ddl in _ADDED_COLUMNS.items():
+            if name not in present:
+                connection.execute(text(f"ALTER TABLE api_keys ADD COLUMN {name} {ddl}"))
 
 
 @dataclass(frozen=True)
@@ -67,6 +130,9 @@ class ApiKey:
     expires_at: datetime | None
     revoked_at: datetime | None
     replaced_by: str | None
+    kind: CallerKind = "secret"
+    # Browser origins a publishable key is honoured from; empty for the other kinds.
+    allowed_origins: tuple[str, ...] = ()
 
     def is_active(self, now: datetime | None = None) -> bool:
         """Not revoked and, when rotated, still inside its grace period."""
@@ -100,10 +166,13 @@ def _to_key(row: ApiKeyRow) -> ApiKey:
         expires_at=_utc(row.expires_at),
         revoked_at=_utc(row.revoked_at),
         replaced_by=row.replaced_by,
+        kind="publishable" if row.kind == "publishable" else "secret",
+        allowed_origins=tuple(row.allowed_origins or ()),
     )
 
 
-def _check_scopes(scopes: list[str]) -> None:
+def check_scopes(scopes: list[str]) -> None:
+    """InvalidInput unless ``scopes`` names one or more known scopes."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
         raise InvalidInput(
@@ -111,13 +180,32 @@ def _check_scopes(scopes: list[str]) -> None:
         )
 
 
+def _check_publishable(
+    scopes: list[str], kb_ids: list[str] | None, origins: list[str] | None
+) -> list[str]:
+    """The normalised origins of a valid publishable key, or InvalidInput."""
+    if set(scopes) != set(PUBLISHABLE_SCOPES):
+        raise InvalidInput("A publishable key has the 'chat' scope only.")
+    if not kb_ids or len(set(kb_ids)) != 1:
+        raise InvalidInput("A publishable key reaches exactly one knowledge base.")
+    if not origins or len(origins) > MAX_ORIGINS:
+        raise InvalidInput(
+            f"A publishable key needs 1 to {MAX_ORIGINS} allowed origins (the web sites that "
+            "embed it)."
+        )
+    return sorted({normalize_origin(origin) for origin in origins})
+
+
 class KeyRepository:
     """Creates, lists, revokes, rotates and checks API keys."""
 
     def __init__(self, engine: Engine, grace_period: timedelta) -> None:
         Base.metadata.create_all(engine, tables=[ApiKeyRow.__table__])  # type: ignore[list-item]
+        _add_missing_columns(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.grace_period = grace_period
+        self._origins_lock = threading.Lock()
+        self._origins: tuple[float, frozenset[str]] | None = None
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -125,12 +213,26 @@ class KeyRepository:
             yield session
 
     def create(
-        self, scopes: list[str], kb_ids: list[str] | None = None, name: str = ""
+        self,
+        scopes: list[str],
+        kb_ids: list[str] | None = None,
+        name: str = "",
+        kind: KeyKind = "secret",
+        allowed_origins: list[str] | None = None,
     ) -> IssuedKey:
-        """A new key; the returned secret is shown once and only its hash is kept."""
-        _check_scopes(scopes)
+        """A new key; the returned secret is shown once and only its hash is kept.
+
+        A publishable key has exactly the ``chat`` scope, one knowledge base and at least one
+        allowed origin; a secret key has no origins.
+        """
+        check_scopes(scopes)
+        origins: list[str] | None = None
+        if kind == "publishable":
+            origins = _check_publishable(scopes, kb_ids, allowed_origins)
+        elif allowed_origins:
+            raise InvalidInput("Only publishable keys have allowed origins.")
         for _ in range(5):  # 32 random bits of prefix: a clash is rare but possible
-            prefix = f"{KEY_MARK}{secrets.token_hex(4)}"
+            prefix = f"{_MARKS[kind]}{secrets.token_hex(4)}"
             secret = f"{prefix}_{secrets.token_urlsafe(32)}"
             row = ApiKeyRow(
                 prefix=prefix,
@@ -138,12 +240,15 @@ class KeyRepository:
                 secret_hash=hash_secret(secret),
                 scopes=sorted(set(scopes)),
                 kb_ids=sorted(set(kb_ids)) if kb_ids else None,
+                kind=kind,
+                allowed_origins=origins,
             )
             try:
                 with self._session() as session:
                     session.add(row)
             except IntegrityError:
                 continue
+            self._origins = None
             return IssuedKey(_to_key(row), secret)
         raise RuntimeError("could not find a free key prefix")
 
@@ -163,7 +268,9 @@ class KeyRepository:
         with self._session() as session:
             row = self._row(session, prefix)
             row.revoked_at = row.revoked_at or _now()
-            return _to_key(row)
+            key = _to_key(row)
+        self._origins = None
+        return key
 
     def rotate(self, prefix: str, grace_period: timedelta | None = None) -> IssuedKey:
         """A new key with the same name, scopes and knowledge bases; the old one keeps working
@@ -171,25 +278,47 @@ class KeyRepository:
         old = self.get(prefix)
         if not old.is_active():
             raise InvalidInput(f"Key {prefix} is revoked or expired; create a new one instead.")
-        issued = self.create(list(old.scopes), list(old.kb_ids or []) or None, old.name)
+        kind: KeyKind = "publishable" if old.kind == "publishable" else "secret"
+        issued = self.create(
+            list(old.scopes),
+            list(old.kb_ids or []) or None,
+            old.name,
+            kind,
+            list(old.allowed_origins) or None,
+        )
         ends = _now() + (self.grace_period if grace_period is None else grace_period)
         with self._session() as session:
             row = self._row(session, prefix)
             row.expires_at = min(ends, _utc(row.expires_at) or ends)
             row.replaced_by = issued.key.prefix
+        self._origins = None
         return issued
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key whose secret this is, or None."""
-        prefix = secret[:PREFIX_LENGTH]
-        if not prefix.startswith(KEY_MARK) or len(secret) > 200:
+        mark = next((m for m in _MARKS.values() if secret.startswith(m)), None)
+        if mark is None or len(secret) > 200:
             return None
+        prefix = secret[: len(mark) + 8]
         with self._session() as session:
             row = session.get(ApiKeyRow, prefix)
             if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
                 return None
             key = _to_key(row)
         return key if key.is_active() else None
+
+    def allowed_origins(self) -> frozenset[str]:
+        """The origins of every active publishable key (cached briefly)."""
+        cached = self._origins
+        if cached is not None and time.monotonic() - cached[0] < ORIGINS_CACHE_S:
+            return cached[1]
+        with self._origins_lock:
+            with self._sessions() as session:
+                rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.kind == "publishable"))
+                keys = [_to_key(row) for row in rows]
+            origins = frozenset(o for key in keys if key.is_active() for o in key.allowed_origins)
+            self._origins = (time.monotonic(), origins)
+        return origins
 
     @staticmethod
     def _row(session: Session, prefix: str) -> ApiKeyRow:

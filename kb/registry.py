@@ -186,6 +186,11 @@ class Registry:
         with self._session() as session:
             return self._to_kb(session, self._kb_row(session, kb_id))
 
+    def ensure_kb(self, kb_id: str) -> None:
+        """KnowledgeBaseNotFound unless the knowledge base exists (no counts: cheap per search)."""
+        with self._session() as session:
+            self._kb_row(session, kb_id)
+
     def find_kb(self, id_or_name: str) -> KnowledgeBase | None:
         """The knowledge base with this id or, failing that, this name."""
         with self._session() as session:

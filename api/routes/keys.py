@@ -1,4 +1,4 @@
-"""API-key routes: create, list, revoke and rotate (admin scope)."""
+"""API-key routes: create (secret or publishable), list, revoke and rotate (admin scope)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ KeysDep = Annotated[KeyRepository, Depends(_keys)]
 def create_key(body: KeyCreate, keys: KeysDep, catalog: CatalogDep) -> IssuedKeyOut:
     """Create a key; its secret is in this response only."""
     kb_ids = catalog.resolve_kb_ids(body.kb_ids) if body.kb_ids else None
-    return IssuedKeyOut.issued(keys.create(list(body.scopes), kb_ids, body.name))
+    issued = keys.create(body.scope_list(), kb_ids, body.name, body.kind, body.allowed_origins)
+    return IssuedKeyOut.issued(issued)
 
 
 @router.get("", response_model=list[KeyOut])

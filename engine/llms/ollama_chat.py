@@ -31,6 +31,7 @@ class OllamaModel:
         max_retries: int = 2,
         temperature: float = 0.0,
         backoff_s: float = 0.5,
+        api_key: str | None = None,
     ) -> None:
         self.name = f"ollama:{model}"
         self.model = model
@@ -39,7 +40,9 @@ class OllamaModel:
         self._max_retries = max_retries
         self._temperature = temperature
         self._backoff_s = backoff_s
-        self._client = ollama.Client(host=host, timeout=timeout_s)
+        # A key is for an Ollama behind an authenticating proxy or Ollama's cloud.
+        auth = {"authorization": f"Bearer {api_key}"} if api_key else None
+        self._client = ollama.Client(host=host, timeout=timeout_s, headers=auth)
 
     def generate(self, prompt: Prompt, max_tokens: int) -> Generation:
         """The model's reply to the prompt's messages."""

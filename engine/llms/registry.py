@@ -1,4 +1,8 @@
-"""Model names -> factories; models are built on first use and kept."""
+"""Model names -> factories; models are built on first use and kept.
+
+A provider credential stored by an administrator (``kb.credentials``) wins over the environment's;
+a cached client is rebuilt when its stored credential changes or is deleted.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,28 @@ from pydantic import SecretStr
 from engine.llms.base import AnswerModel
 from engine.llms.extractive import ExtractiveModel
 from engine.llms.fallback import FallbackModel
+from kb.credentials import PROVIDERS, ProviderSecret
 from kb.embeddings import Embedder
 from kb.errors import InvalidInput, ModelUnavailable
 from kb.settings import LLMSettings
 
-Factory = Callable[[str | None], AnswerModel]
+Factory = Callable[[str | None, ProviderSecret | None], AnswerModel]
+# The stored credential of a provider, or None (``CredentialRepository.secret``).
+CredentialLookup = Callable[[str], ProviderSecret | None]
 
 
 class ModelRegistry:
     """Resolves model specs such as ``extractive``, ``local`` or ``openai-compatible:gpt-4o``."""
 
-    def __init__(self, settings: LLMSettings, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        embedder: Embedder,
+        credentials: CredentialLookup | None = None,
+    ) -> None:
         self._settings = settings
         self._embedder = embedder
+        self._credentials = credentials
         self._factories: dict[str, Factory] = {
             "extractive": self._extractive,
             "local": self._local,
@@ -33,7 +46,8 @@ class ModelRegistry:
             "mistral": self._mistral,
             "ollama": self._ollama,
         }
-        self._models: dict[str, AnswerModel] = {}
+        # spec -> (version of the stored credential it was built with, model)
+        self._models: dict[str, tuple[str | None, AnswerModel]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -75,51 +89,70 @@ class ModelRegistry:
             )
         return factory
 
+    def environment_credential(self, provider: str) -> tuple[bool, str | None]:
+        """Whether the settings configure ``provider`` (a key, or a server that needs none),
+        and the base URL they give it."""
+        s = self._settings
+        return {
+            "openai": (bool(s.openai_platform_api_key), s.openai_platform_base_url),
+            "anthropic": (bool(s.anthropic_api_key), s.anthropic_base_url),
+            "gemini": (bool(s.gemini_api_key), s.gemini_base_url),
+            "mistral": (bool(s.mistral_api_key), s.mistral_base_url),
+            "ollama": (bool(s.ollama_host), s.ollama_host),
+            "openai-compatible": (bool(s.openai_base_url), s.openai_base_url),
+        }.get(provider, (False, None))
+
     def _model(self, spec: str) -> AnswerModel:
-        """The one model for ``spec``, built on first use."""
+        """The one model for ``spec``, built on first use and again when its credential changes."""
         provider, _, model = spec.partition(":")
         factory = self._factory(spec)
+        stored = (
+            self._credentials(provider) if self._credentials and provider in PROVIDERS else None
+        )
+        version = stored.version if stored else None
         key = f"{provider}:{model}"
         with self._lock:
-            if key not in self._models:
-                self._models[key] = factory(model or None)
-            return self._models[key]
+            cached = self._models.get(key)
+            if cached is None or cached[0] != version:
+                cached = (version, factory(model or None, stored))
+                self._models[key] = cached
+            return cached[1]
 
-    def _extractive(self, _model: str | None) -> AnswerModel:
+    def _extractive(self, _model: str | None, _stored: ProviderSecret | None) -> AnswerModel:
         return ExtractiveModel(self._embedder)
 
-    def _local(self, _model: str | None) -> AnswerModel:
+    def _local(self, _model: str | None, _stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.local import LocalModel
 
         return LocalModel(self._settings.local_model_path, temperature=self._settings.temperature)
 
-    def _openai_compatible(self, model: str | None) -> AnswerModel:
+    def _openai_compatible(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.openai_compatible import OpenAICompatibleModel
 
-        if not self._settings.openai_base_url:
+        base_url = _base_url(stored, self._settings.openai_base_url)
+        if not base_url:
             raise ModelUnavailable(
                 "The openai-compatible model needs a server: set KB_LLM__OPENAI_BASE_URL."
             )
+        env_key = self._settings.openai_api_key
         return OpenAICompatibleModel(
             model=model or self._settings.openai_model,
-            base_url=self._settings.openai_base_url,
-            api_key=(
-                self._settings.openai_api_key.get_secret_value()
-                if self._settings.openai_api_key
-                else None
-            ),
+            base_url=base_url,
+            api_key=stored.api_key if stored else (env_key.get_secret_value() if env_key else None),
             timeout_s=self._settings.timeout_s,
             max_retries=self._settings.max_retries,
             temperature=self._settings.temperature,
         )
 
-    def _openai(self, model: str | None) -> AnswerModel:
+    def _openai(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.openai_compatible import OpenAICompatibleModel
 
-        key = _key(self._settings.openai_platform_api_key, "openai", "OPENAI_PLATFORM_API_KEY")
+        key = _key(
+            stored, self._settings.openai_platform_api_key, "openai", "OPENAI_PLATFORM_API_KEY"
+        )
         return OpenAICompatibleModel(
             model=model or self._settings.openai_platform_model,
-            base_url=self._settings.openai_platform_base_url,
+            base_url=_base_url(stored, self._settings.openai_platform_base_url) or "",
             api_key=key,
             timeout_s=self._settings.timeout_s,
             max_retries=self._settings.max_retries,
@@ -127,62 +160,74 @@ class ModelRegistry:
             provider="openai",
         )
 
-    def _mistral(self, model: str | None) -> AnswerModel:
+    def _mistral(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.mistral_chat import MistralModel
 
         return MistralModel(
             model=model or self._settings.mistral_model,
-            api_key=_key(self._settings.mistral_api_key, "mistral", "MISTRAL_API_KEY"),
-            base_url=self._settings.mistral_base_url,
+            api_key=_key(stored, self._settings.mistral_api_key, "mistral", "MISTRAL_API_KEY"),
+            base_url=_base_url(stored, self._settings.mistral_base_url),
             timeout_s=self._settings.timeout_s,
             max_retries=self._settings.max_retries,
             temperature=self._settings.temperature,
         )
 
-    def _gemini(self, model: str | None) -> AnswerModel:
+    def _gemini(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.gemini_genai import GeminiModel
 
         return GeminiModel(
             model=model or self._settings.gemini_model,
-            api_key=_key(self._settings.gemini_api_key, "gemini", "GEMINI_API_KEY"),
-            base_url=self._settings.gemini_base_url,
+            api_key=_key(stored, self._settings.gemini_api_key, "gemini", "GEMINI_API_KEY"),
+            base_url=_base_url(stored, self._settings.gemini_base_url),
             timeout_s=self._settings.timeout_s,
             max_retries=self._settings.max_retries,
             temperature=self._settings.temperature,
         )
 
-    def _anthropic(self, model: str | None) -> AnswerModel:
+    def _anthropic(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.anthropic_messages import AnthropicModel
 
-        if not self._settings.anthropic_api_key:
-            raise ModelUnavailable(
-                "The anthropic model needs a key: set KB_LLM__ANTHROPIC_API_KEY."
-            )
         return AnthropicModel(
             model=model or self._settings.anthropic_model,
-            api_key=self._settings.anthropic_api_key.get_secret_value(),
-            base_url=self._settings.anthropic_base_url,
+            api_key=_key(
+                stored, self._settings.anthropic_api_key, "anthropic", "ANTHROPIC_API_KEY"
+            ),
+            base_url=_base_url(stored, self._settings.anthropic_base_url),
             timeout_s=self._settings.timeout_s,
             max_retries=self._settings.max_retries,
         )
 
-    def _ollama(self, model: str | None) -> AnswerModel:
+    def _ollama(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
         from engine.llms.ollama_chat import OllamaModel
 
         return OllamaModel(
             model=model or self._settings.ollama_model,
-            host=self._settings.ollama_host,
+            host=_base_url(stored, self._settings.ollama_host) or "",
+            api_key=stored.api_key if stored else None,
             timeout_s=self._settings.timeout_s,
             max_retries=self._settings.max_retries,
             temperature=self._settings.temperature,
         )
 
 
-def _key(secret: SecretStr | None, provider: str, setting: str) -> str:
-    """The provider's API key; a provider without one is unavailable, not an error later."""
+def _key(
+    stored: ProviderSecret | None, secret: SecretStr | None, provider: str, setting: str
+) -> str:
+    """The provider's API key, stored or from the environment; a provider without one is
+    unavailable, not an error later."""
+    if stored is not None:
+        return stored.api_key
     if not secret or not secret.get_secret_value():
-        raise ModelUnavailable(f"The {provider} model needs a key: set KB_LLM__{setting}.")
+        raise ModelUnavailable(
+            f"The {provider} model needs a key: set KB_LLM__{setting} "
+            f"or PUT /v1/providers/{provider}."
+        )
     return secret.get_secret_value()
+
+
+def _base_url(stored: ProviderSecret | None, configured: str | None) -> str | None:
+    """The stored base URL when one was given, else the configured one."""
+    return stored.base_url if stored and stored.base_url else configured
 
 
 def _split(specs: str | None) -> list[str]:

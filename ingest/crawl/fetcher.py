@@ -55,8 +55,9 @@ class FetchLimits:
     max_bytes: int = 10 * 1024 * 1024
 
 
-def _pinned(url: str, address: str) -> str:
-    # The request goes to the address that was vetted, never to a fresh DNS answer.
+def pinned_url(url: str, address: str) -> str:
+    """``url`` with its host replaced by the vetted ``address`` (send the real Host header and
+    SNI with it), so the request never goes to a second, unvetted DNS answer."""
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address
     netloc = f"{host}:{parts.port}" if parts.port else host
@@ -106,7 +107,7 @@ class Fetcher:
         for address in addresses:
             request = self._client.build_request(
                 "GET",
-                _pinned(url, address),
+                pinned_url(url, address),
                 headers={"Host": host, **(headers or {})},
                 extensions={"sni_hostname": urlsplit(url).hostname or ""},
             )

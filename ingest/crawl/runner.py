@@ -24,6 +24,7 @@ from ingest.pipeline import IngestionService, IngestResult
 from ingest.sources import RawSource
 from kb.crawls import CrawlCounts, CrawlRepository, PageState
 from kb.errors import KBError
+from kb.events import EventBus
 from kb.registry import Registry
 from kb.settings import CrawlSettings
 
@@ -42,6 +43,7 @@ class CrawlDeps:
     pages: CrawlRepository
     settings: CrawlSettings
     max_bytes: int
+    events: EventBus | None = None  # told when a crawl ends
 
 
 class CrawlRunner:

@@ -48,7 +48,13 @@ class AddressPolicy:
     non-public: internal wikis, and tests serving a site on 127.0.0.1.
     """
 
-    def __init__(self, allowed: Iterable[str] = (), resolver: Resolver = resolve) -> None:
+    def __init__(
+        self,
+        allowed: Iterable[str] = (),
+        resolver: Resolver = resolve,
+        setting: str = "KB_CRAWL__ALLOWED_HOSTS",
+    ) -> None:
+        self._setting = setting  # named in refusals: where to allow a non-public host
         self._hosts: set[str] = set()
         self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in allowed:
@@ -96,7 +102,7 @@ class AddressPolicy:
             category = _category(ip)
             if category and not any(ip in net for net in self._networks):
                 return AddressRefused(
-                    f"{host!r} resolves to {category} address {ip}, which the crawler refuses "
-                    "(allow it with KB_CRAWL__ALLOWED_HOSTS)"
+                    f"{host!r} resolves to {category} address {ip}, which is refused "
+                    f"(allow it with {self._setting})"
                 )
         return addresses

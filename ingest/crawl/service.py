@@ -151,6 +151,17 @@ class CrawlService:
         if live is None:
             return
         self._jobs.update_job(crawl_id, status=status, counts=counts, error=error)
+        if self._deps.events is not None:
+            self._deps.events.publish(
+                "crawl.completed",
+                {
+                    "kb_id": live.kb_id,
+                    "crawl_id": crawl_id,
+                    "status": status,
+                    "error": error,
+                    "counts": counts.to_dict() if counts else None,
+                },
+            )
         live.finished.set()
 
 

@@ -1,5 +1,6 @@
 """Every route of the OpenAPI schema refuses a missing key, a wrong key and a key without
-the route's scope; health and docs stay open."""
+the route's scope, and the same for OAuth access tokens; publishable keys reach chat routes only,
+and only from their origins; health, docs and the token endpoint stay open."""
 
 from __future__ import annotations
 
@@ -44,8 +45,31 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("GET", "/v1/keys"): "admin",
     ("DELETE", "/v1/keys/{prefix}"): "admin",
     ("POST", "/v1/keys/{prefix}/rotate"): "admin",
+    ("POST", "/v1/oauth/clients"): "admin",
+    ("GET", "/v1/oauth/clients"): "admin",
+    ("DELETE", "/v1/oauth/clients/{client_id}"): "admin",
+    ("GET", "/v1/audit"): "admin",
+    ("GET", "/v1/providers"): "admin",
+    ("PUT", "/v1/providers/{provider}"): "admin",
+    ("DELETE", "/v1/providers/{provider}"): "admin",
+    ("GET", "/metrics"): "metrics",
+    ("POST", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}"): "admin",
+    ("PATCH", "/v1/webhooks/{webhook_id}"): "admin",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): "admin",
+    ("POST", "/v1/webhooks/{webhook_id}/ping"): "admin",
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): "admin",
+    ("POST", "/v1/conversations/{conversation_id}/lead"): "chat",
+    ("GET", "/v1/kbs/{kb_id}/leads"): "kb:read",
 }
-OPEN = {("GET", "/healthz"), ("GET", "/readyz")}
+# The token endpoint authenticates the OAuth client itself (tests/api/test_oauth.py).
+OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/oauth/token")}
+# Chat routes a publishable key may not reach although they need only `chat`.
+NOT_PUBLISHABLE = {("GET", "/v1/users/{user_id}/profile"), ("PUT", "/v1/users/{user_id}/profile")}
+SITE = "https://shop.example.com"
 
 
 @pytest.fixture
@@ -94,6 +118,52 @@ def test_every_route_refuses_a_missing_a_wrong_and_an_unscoped_key(
         assert _call(anonymous, method, path, wrong) == 401, (method, path)
         unscoped = {"X-API-Key": others[SCOPE_OF[(method, path)]]}
         assert _call(anonymous, method, path, unscoped) == 403, (method, path)
+
+
+def _token(container: Container, scopes: list[str]) -> str:
+    client = container.oauth.clients.create(scopes).client
+    return container.oauth.issue(client).access_token
+
+
+def test_every_route_refuses_a_wrong_and_an_unscoped_access_token(
+    anonymous: TestClient, container: Container
+) -> None:
+    good = _token(container, ["kb:read"])
+    head, _body, signature = good.split(".")
+    tampered = {
+        "Authorization": f"Bearer {head}.{_token(container, ['admin']).split('.')[1]}.{signature}"
+    }
+    tokens = {
+        scope: _token(container, [s for s in SCOPES if s not in (scope, "admin")])
+        for scope in SCOPES
+    }
+    for method, path in _routes(anonymous):
+        if (method, path) in OPEN:
+            continue
+        assert _call(anonymous, method, path, tampered) == 401, (method, path)
+        unscoped = {"Authorization": f"Bearer {tokens[SCOPE_OF[(method, path)]]}"}
+        assert _call(anonymous, method, path, unscoped) == 403, (method, path)
+
+
+def test_a_publishable_key_reaches_no_route_but_chat_and_only_from_its_origins(
+    anonymous: TestClient, container: Container
+) -> None:
+    kb = container.catalog.create_kb("widget")
+    secret = container.keys.create(
+        ["chat"], [kb.id], kind="publishable", allowed_origins=[SITE]
+    ).secret
+    from_site = {"X-API-Key": secret, "Origin": SITE}
+    for method, path in _routes(anonymous):
+        if (method, path) in OPEN:
+            continue
+        if SCOPE_OF[(method, path)] != "chat" or (method, path) in NOT_PUBLISHABLE:
+            assert _call(anonymous, method, path, from_site) == 403, (method, path)
+            continue
+        for origin in (None, "https://evil.example", "https://shop.example.com.evil.example"):
+            headers = {"X-API-Key": secret} | ({"Origin": origin} if origin else {})
+            assert _call(anonymous, method, path, headers) == 403, (method, path, origin)
+    models = anonymous.get("/v1/models", headers=from_site)
+    assert models.status_code == 200 and [m["id"] for m in models.json()["data"]] == [kb.id]
 
 
 def test_health_and_docs_stay_open(anonymous: TestClient) -> None:

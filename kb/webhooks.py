@@ -1,0 +1,372 @@
+"""Webhook subscriptions and their delivery log (same database as the registry).
+
+A subscription's secret is stored encrypted with the ``SecretBox``; a delivery keeps the exact
+body it sends, so retries and redeliveries are byte-identical, and only a short snippet of what
+the receiver answered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from kb.errors import DeliveryNotFound, WebhookNotFound
+from kb.events import Event
+from kb.registry import Base, new_id
+from kb.secrets import SecretBox
+
+DeliveryStatus = Literal["pending", "succeeded", "failed", "retrying"]
+# Deliveries the worker still has to send.
+OPEN: tuple[DeliveryStatus, ...] = ("pending", "retrying")
+ALL_EVENTS = "*"
+SNIPPET_CHARS = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    # The secret before the last rotation, still signing until it expires.
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DeliveryRow(Base):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A subscription as shown to callers: never its secret."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    description: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def wants(self, event_type: str) -> bool:
+        """Whether events of this type go to this subscription."""
+        return self.active and (ALL_EVENTS in self.events or event_type in self.events)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event sent (or to be sent) to one subscription, with its attempts so far."""
+
+    id: str
+    webhook_id: str
+    event: str
+    event_id: str
+    body: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    last_response: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one attempt, recorded on its delivery."""
+
+    status: DeliveryStatus
+    status_code: int | None = None
+    error: str | None = None
+    response: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def _to_webhook(row: WebhookRow) -> Webhook:
+    return Webhook(
+        id=row.id,
+        url=row.url,
+        events=tuple(row.events),
+        description=row.description,
+        active=row.active,
+        created_at=_utc(row.created_at) or _now(),
+        updated_at=_utc(row.updated_at) or _now(),
+    )
+
+
+def _to_delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        event=row.event,
+        event_id=row.event_id,
+        body=row.body,
+        status=row.status,  # type: ignore[arg-type]
+        attempts=row.attempts,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        last_response=row.last_response,
+        next_attempt_at=_utc(row.next_attempt_at),
+        created_at=_utc(row.created_at) or _now(),
+        delivered_at=_utc(row.delivered_at),
+    )
+
+
+def event_body(event: Event) -> str:
+    """The exact JSON body sent for ``event`` (compact, stable for every retry)."""
+    return json.dumps(event.envelope(), separators=(",", ":"), default=str)
+
+
+def _delivery_row(webhook_id: str, event: str, event_id: str, body: str) -> DeliveryRow:
+    return DeliveryRow(
+        id=new_id("dlv"),
+        webhook_id=webhook_id,
+        event=event,
+        event_id=event_id,
+        body=body,
+        status="pending",
+        attempts=0,
+        next_attempt_at=_now(),
+    )
+
+
+class WebhookRepository:
+    """Stores subscriptions (secrets encrypted) and the log of their deliveries."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        tables = [WebhookRow.__table__, DeliveryRow.__table__]
+        Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._box = box
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def create(self, url: str, events: Sequence[str], secret: str, description: str) -> Webhook:
+        """A new active subscription; ``secret`` is stored encrypted."""
+        row = WebhookRow(
+            id=new_id("wh"),
+            url=url,
+            events=sorted(set(events)),
+            description=description,
+            secret_encrypted=self._box.encrypt(secret),
+            active=True,
+        )
+        with self._session() as session:
+            session.add(row)
+            session.flush()
+            return _to_webhook(row)
+
+    def all(self) -> list[Webhook]:
+        """Every subscription, newest first."""
+        with self._session() as session:
+            rows = session.scalars(select(WebhookRow).order_by(WebhookRow.created_at.desc()))
+            return [_to_webhook(row) for row in rows]
+
+    def get(self, webhook_id: str) -> Webhook:
+        """One subscription, or WebhookNotFound."""
+        with self._session() as session:
+            return _to_webhook(_webhook_row(session, webhook_id))
+
+    def update(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        active: bool | None = None,
+        description: str | None = None,
+    ) -> Webhook:
+        """Change the given fields (None leaves a field as it is)."""
+        with self._session() as session:
+            row = _webhook_row(session, webhook_id)
+            if url is not None:
+                row.url = url
+            if events is not None:
+                row.events = sorted(set(events))
+            if active is not None:
+                row.active = active
+            if description is not None:
+                row.description = description
+            row.updated_at = _now()
+            session.flush()
+            return _to_webhook(row)
+
+    def delete(self, webhook_id: str) -> None:
+        """Remove a subscription and its delivery log."""
+        with self._session() as session:
+            row = _webhook_row(session, webhook_id)
+            for delivery in session.scalars(
+                select(DeliveryRow).where(DeliveryRow.webhook_id == webhook_id)
+            ):
+                session.delete(delivery)
+            session.delete(row)
+
+    def signing_secrets(self, webhook_id: str) -> list[str]:
+        """The secrets to sign with, decrypted: the current one, then a rotated-out one still
+        inside its grace period."""
+        with self._session() as session:
+            row = _webhook_row(session, webhook_id)
+            found = [self._box.decrypt(row.secret_encrypted)]
+            expires = _utc(row.previous_expires_at)
+            if row.previous_secret_encrypted and expires and expires > _now():
+                found.append(self._box.decrypt(row.previous_secret_encrypted))
+            return found
+
+    def rotate_secret(self, webhook_id: str, secret: str, grace: timedelta) -> Webhook:
+        """Make ``secret`` the signing secret; the old one also signs for ``grace``."""
+        with self._session() as session:
+            row = _webhook_row(session, webhook_id)
+            row.previous_secret_encrypted = row.secret_encrypted if grace > timedelta(0) else None
+            row.previous_expires_at = _now() + grace if grace > timedelta(0) else None
+            row.secret_encrypted = self._box.encrypt(secret)
+            row.updated_at = _now()
+            session.flush()
+            return _to_webhook(row)
+
+    def enqueue(self, event: Event) -> list[Delivery]:
+        """A pending delivery of ``event`` for each active subscription that wants it."""
+        body = event_body(event)
+        with self._session() as session:
+            rows = [
+                _delivery_row(hook.id, event.type, event.id, body)
+                for hook in map(_to_webhook, session.scalars(select(WebhookRow)))
+                if hook.wants(event.type)
+            ]
+            session.add_all(rows)
+            session.flush()
+            return [_to_delivery(row) for row in rows]
+
+    def add_delivery(self, webhook_id: str, event: str, event_id: str, body: str) -> Delivery:
+        """A pending delivery of a given body (pings and redeliveries)."""
+        with self._session() as session:
+            _webhook_row(session, webhook_id)
+            row = _delivery_row(webhook_id, event, event_id, body)
+            session.add(row)
+            session.flush()
+            return _to_delivery(row)
+
+    def deliveries(
+        self, webhook_id: str, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Delivery], int]:
+        """A page of the subscription's deliveries, newest first, and their total."""
+        with self._session() as session:
+            _webhook_row(session, webhook_id)
+            where = [DeliveryRow.webhook_id == webhook_id]
+            if status is not None:
+                where.append(DeliveryRow.status == status)
+            total = session.scalar(select(func.count()).select_from(DeliveryRow).where(*where))
+            rows = session.scalars(
+                select(DeliveryRow)
+                .where(*where)
+                .order_by(DeliveryRow.created_at.desc(), DeliveryRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_to_delivery(row) for row in rows], total or 0
+
+    def get_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """One delivery of the subscription, or DeliveryNotFound."""
+        with self._session() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None or row.webhook_id != webhook_id:
+                raise DeliveryNotFound(f"No delivery {delivery_id!r} for webhook {webhook_id!r}.")
+            return _to_delivery(row)
+
+    def due(self, now: datetime, limit: int, skip: Sequence[str] = ()) -> list[Delivery]:
+        """Open deliveries of active subscriptions whose next attempt is due, oldest first."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(DeliveryRow)
+                .join(WebhookRow, WebhookRow.id == DeliveryRow.webhook_id)
+                .where(
+                    WebhookRow.active.is_(True),
+                    DeliveryRow.status.in_(OPEN),
+                    DeliveryRow.next_attempt_at <= now,
+                    DeliveryRow.id.not_in(list(skip)),
+                )
+                .order_by(DeliveryRow.next_attempt_at)
+                .limit(limit)
+            )
+            return [_to_delivery(row) for row in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest open delivery of an active subscription is due."""
+        with self._session() as session:
+            return _utc(
+                session.scalar(
+                    select(func.min(DeliveryRow.next_attempt_at))
+                    .join(WebhookRow, WebhookRow.id == DeliveryRow.webhook_id)
+                    .where(WebhookRow.active.is_(True), DeliveryRow.status.in_(OPEN))
+                )
+            )
+
+    def record(self, delivery_id: str, attempt: Attempt) -> Delivery | None:
+        """Count one attempt on a delivery (None when it was deleted meanwhile)."""
+        with self._session() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None:
+                return None
+            row.attempts += 1
+            row.status = attempt.status
+            row.last_status_code = attempt.status_code
+            row.last_error = attempt.error[:SNIPPET_CHARS] if attempt.error else None
+            row.last_response = attempt.response[:SNIPPET_CHARS] if attempt.response else None
+            row.next_attempt_at = attempt.next_attempt_at
+            if attempt.status == "succeeded":
+                row.delivered_at = _now()
+            session.flush()
+            return _to_delivery(row)
+
+
+def _webhook_row(session: Session, webhook_id: str) -> WebhookRow:
+    row = session.get(WebhookRow, webhook_id)
+    if row is None:
+        raise WebhookNotFound(f"No webhook has the id {webhook_id!r}.")
+    return row
