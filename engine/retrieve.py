@@ -4,19 +4,22 @@ and an optional reranker; only live versions of documents are ever served."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.fusion import FUSIONS
 from kb.embeddings import Embedder
 from kb.errors import InvalidInput
-from kb.lexical import LexicalIndex
-from kb.models import Chunk, Passage
+from kb.lexical import LexicalHit, LexicalIndex
+from kb.models import Passage
 from kb.registry import Registry, TagValue
-from kb.store import VectorStore
+from kb.store import DenseHit, VectorStore
 
 MODES = ("dense", "lexical", "hybrid")
 _WORD = re.compile(r"\w+")
+# Runs the BM25 half of a search beside the dense half (SQLite releases the GIL).
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,14 @@ class Retriever:
             raise InvalidInput(f"Unknown fusion {config.fusion!r}; use one of {sorted(FUSIONS)}.")
 
     def search(self, kb_id: str, request: SearchRequest) -> list[Passage]:
-        """Best passages first; those below the similarity floor are left out."""
-        self._registry.get_kb(kb_id)
+        """Best passages first; those below the similarity floor are left out.
+
+        Dense and lexical candidates are found concurrently, filtered to live versions and
+        ranked by id; only the best-ranked lexical-only chunks are then fetched from the
+        vector store (for their text and cosine similarity), a window at a time, until
+        ``top_k`` passages pass the floor and the near-duplicate check.
+        """
+        self._registry.ensure_kb(kb_id)
         mode = request.mode or self._config.mode
         if mode not in MODES:
             raise InvalidInput(f"Unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}.")
@@ -90,44 +99,64 @@ class Retriever:
             return []
         media_types = list(request.filters.media_types) or None
         depth = max(request.top_k * 2, self._config.candidates)
-        [vector] = self._embedder.embed([request.query])
 
-        dense: list[Passage] = []
-        if mode != "lexical":
-            where = _chroma_where(document_ids, media_types)
-            dense = self._store.query(kb_id, vector, k=depth, where=where)
-        lexical: list[tuple[str, float]] = []
+        # BM25 needs no vector: it runs while the query is embedded and Chroma is searched.
+        lexical_job: Future[list[LexicalHit]] | None = None
         if mode != "dense":
-            hits = self._lexical.search(kb_id, request.query, depth, document_ids, media_types)
-            lexical = [(h.chunk_id, h.score) for h in hits]
+            lexical_job = _POOL.submit(
+                self._lexical.search, kb_id, request.query, depth, document_ids, media_types
+            )
+        try:
+            [vector] = self._embedder.embed([request.query])
+            dense: list[DenseHit] = []
+            if mode != "lexical":
+                where = _chroma_where(document_ids, media_types)
+                dense = self._store.query(kb_id, vector, k=depth, where=where)
+        finally:
+            hits = lexical_job.result() if lexical_job is not None else []
 
-        pool = {p.chunk.id: (p.chunk, p.score) for p in dense}
-        missing = [cid for cid, _ in lexical if cid not in pool]
-        for chunk, stored in self._store.get(kb_id, missing):
-            pool[chunk.id] = (chunk, sum(q * v for q, v in zip(vector, stored, strict=True)))
-        pool = self._live_only(kb_id, pool)
-
-        ranked = self._rank(mode, [(p.chunk.id, p.score) for p in dense], lexical, pool)
+        # Chunks of a replaced version can linger until cleanup; they are never served.
+        live = self._registry.active_versions(
+            kb_id, {d.document_id for d in dense} | {h.document_id for h in hits}
+        )
+        dense = [d for d in dense if live.get(d.document_id, "")[:16] == d.version]
+        hits = [h for h in hits if live.get(h.document_id, "")[:16] == h.version]
+        ranked = self._rank(
+            mode, [(d.chunk_id, d.similarity) for d in dense], [(h.chunk_id, h.score) for h in hits]
+        )
+        similarity = {d.chunk_id: d.similarity for d in dense}
         floor = self._config.min_score if request.min_score is None else request.min_score
-        passages = [
-            Passage(pool[cid][0], score, similarity=pool[cid][1])
-            for cid, score in ranked
-            if cid in pool and pool[cid][1] >= floor
-        ]
-        passages = _drop_near_duplicates(passages)
+        # A reranker reorders everything that passes; without one, top_k passages suffice.
+        wanted = len(ranked) if self._reranker is not None else request.top_k
+        # One vector-store read usually suffices; near-duplicates can take a second one.
+        window = request.top_k * 2 + 5
+        passages: list[Passage] = []
+        for start in range(0, len(ranked), window):
+            part = [
+                (cid, score)
+                for cid, score in ranked[start : start + window]
+                if similarity.get(cid, floor) >= floor  # dense hits under the floor: no fetch
+            ]
+            chunks = {}
+            for chunk, stored in self._store.get(kb_id, [cid for cid, _ in part]):
+                chunks[chunk.id] = chunk
+                if chunk.id not in similarity:  # lexical-only: its cosine from its vector
+                    similarity[chunk.id] = sum(q * v for q, v in zip(vector, stored, strict=True))
+            passages += [
+                Passage(chunks[cid], score, similarity=similarity[cid])
+                for cid, score in part
+                if cid in chunks and similarity[cid] >= floor
+            ]
+            passages = _drop_near_duplicates(passages, keep=wanted)
+            if len(passages) >= wanted:
+                break
         if self._reranker is not None and passages:
             passages = self._reranker.rerank(request.query, passages)
         return passages[: request.top_k]
 
     def _rank(
-        self,
-        mode: str,
-        dense: list[tuple[str, float]],
-        lexical: list[tuple[str, float]],
-        pool: dict[str, tuple[Chunk, float]],
+        self, mode: str, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]
     ) -> list[tuple[str, float]]:
-        dense = [(cid, s) for cid, s in dense if cid in pool]
-        lexical = [(cid, s) for cid, s in lexical if cid in pool]
         if mode == "dense":
             return dense
         if mode == "lexical":
@@ -148,17 +177,6 @@ class Retriever:
             allowed = matching if allowed is None else allowed & matching
         return sorted(allowed) if allowed is not None else None
 
-    def _live_only(
-        self, kb_id: str, pool: dict[str, tuple[Chunk, float]]
-    ) -> dict[str, tuple[Chunk, float]]:
-        # Chunks of a replaced version can linger until cleanup; they are never served.
-        live = self._registry.active_versions(kb_id, {c.document_id for c, _ in pool.values()})
-        return {
-            cid: (chunk, sim)
-            for cid, (chunk, sim) in pool.items()
-            if live.get(chunk.document_id, "")[:16] == chunk.version
-        }
-
 
 def _chroma_where(document_ids: list[str] | None, media_types: list[str] | None) -> dict | None:  # type: ignore[type-arg]
     clauses: list[dict] = []  # type: ignore[type-arg]
@@ -176,12 +194,17 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
 
 
-def _drop_near_duplicates(passages: list[Passage], threshold: float = 0.9) -> list[Passage]:
+def _drop_near_duplicates(
+    passages: list[Passage], threshold: float = 0.9, keep: int | None = None
+) -> list[Passage]:
     """Keep the best of passages whose word trigrams almost all coincide (the same page
     uploaded twice, a footer repeated on every page). 0.9, not lower: distinct passages that
-    merely share a long quotation must both stay (0.8 dropped relevant MS MARCO passages)."""
+    merely share a long quotation must both stay (0.8 dropped relevant MS MARCO passages).
+    Stops once ``keep`` passages are kept."""
     kept: list[tuple[Passage, set[tuple[str, ...]]]] = []
     for passage in passages:
+        if keep is not None and len(kept) >= keep:
+            break
         shingles = _shingles(passage.chunk.text)
         if all(
             len(shingles & other) / max(len(shingles | other), 1) < threshold for _, other in kept

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -181,3 +182,54 @@ def test_ingest_many_batches_reports_each_source_and_keeps_vectors_straight(
         assert f"room {100 + i}" in top[0].chunk.text
     cat = container.retriever.search(kb.id, SearchRequest("Which room is the cat in?"))
     assert "room 999" in cat[0].chunk.text
+
+
+def test_ingest_many_rechecks_sources_prepared_ahead_that_changed_meanwhile(
+    container: Container,
+) -> None:
+    # ingest_many parses and chunks sources ahead, outside the knowledge base's lock. Here
+    # another upload stores the same source in between: the prepared copy must replace that
+    # document, not create a second one for the same source.
+    kb = container.catalog.create_kb("race")
+
+    def sources() -> Iterator[RawSource]:
+        yield RawSource(PRICING_V1.encode(), source="pricing.md")
+        time.sleep(0.5)  # the worker has prepared pricing.md against "no document yet"
+        container.ingestion.ingest(kb.id, RawSource(PRICING_V2.encode(), source="pricing.md"))
+        yield RawSource(b"Support answers within one business day.", source="support.md")
+
+    results = container.ingestion.ingest_many(kb.id, sources())
+
+    assert [r.outcome for r in results] == ["updated", "created"]  # type: ignore[union-attr]
+    documents, total = container.registry.list_documents(kb.id, limit=10, offset=0)
+    assert total == 2
+    assert sorted(d.source for d in documents) == ["pricing.md", "support.md"]
+    texts = _search(container, kb.id, "How much does the Basic plan cost?")
+    assert any("10 euros" in t for t in texts) and not any("12 euros" in t for t in texts)
+
+
+def test_an_edited_document_re_embeds_only_the_passages_that_changed(
+    container: Container,
+) -> None:
+    kb = container.catalog.create_kb("edits")
+    topics = ["Pricing", "Support", "Security", "Refunds", "Shipping", "Careers"]
+    sections = {
+        t: f"# {t}\n\nEverything about {t.lower()} is explained here in detail." for t in topics
+    }
+    counting = CountingEmbedder(container.embedder)
+    container.ingestion._embedder = counting  # type: ignore[assignment]
+
+    def page() -> bytes:
+        return "\n\n".join(sections.values()).encode()
+
+    first = container.ingestion.ingest(kb.id, RawSource(page(), source="handbook.md"))
+    assert counting.texts == first.document.chunk_count == len(topics)
+    sections["Refunds"] = "# Refunds\n\nRefunds are paid back within 14 days of the return."
+    counting.texts = 0
+    second = container.ingestion.ingest(kb.id, RawSource(page(), source="handbook.md"))
+
+    assert second.outcome == "updated" and counting.texts == 1
+    refunds = _search(container, kb.id, "How fast are refunds paid back?")
+    assert "within 14 days" in refunds[0]
+    assert any("about careers" in t for t in _search(container, kb.id, "careers"))
+    assert not any("about refunds" in t for t in _search(container, kb.id, "refunds"))
