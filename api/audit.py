@@ -28,6 +28,8 @@ _NAMED = {
 _CHAT_ROUTE = re.compile(
     r"^/v1/(kbs/\{kb_id\}/(query|search)$|messages/|chat/|conversations/|users/|leads\b)"
 )
+# Clients authenticate themselves here: access log only (every call would be "anonymous").
+_TOKEN_ROUTE = "/oauth/token"
 
 
 def _is_param(segment: str) -> bool:
@@ -61,10 +63,15 @@ def audit_event(scope: Scope, status: int) -> AuditEvent | None:
     if method not in _VERBS:
         return None
     template, path_params = matched_route(scope)
-    if template is None or _CHAT_ROUTE.match(template):
+    if template is None or _CHAT_ROUTE.match(template) or template == _TOKEN_ROUTE:
+        return None
+    actor = caller_prefix(scope) or ANONYMOUS_ACTOR
+    if actor == ANONYMOUS_ACTOR and status >= 400:
+        # Refused before anyone was identified (no or a wrong key, a body too large): anyone
+        # can send these, so they go to the access log only and cannot flood the audit trail.
         return None
     return AuditEvent(
-        actor=caller_prefix(scope) or ANONYMOUS_ACTOR,
+        actor=actor,
         action=action_name(method, template),
         status=status,
         method=method,

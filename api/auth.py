@@ -148,6 +148,30 @@ def kb_in_body(field: str) -> Callable[[Request], Awaitable[None]]:
     return dependency
 
 
+def own_model_choice(field: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing a publishable key that names the answering model in ``field``.
+
+    A publishable key sits in a web page for anyone to copy; choosing the model would let any
+    visitor spend the operator's provider keys on the most expensive model there is. Such
+    requests are answered by the knowledge base's default model (or the server's)."""
+
+    async def dependency(request: Request) -> None:
+        key = _caller(request)
+        if key is None or key.kind != "publishable":
+            return
+        try:
+            data: Any = await request.json()  # cached: the route reads the same body
+        except ValueError:
+            return  # malformed bodies are answered by validation
+        if isinstance(data, dict) and data.get(field) is not None:
+            raise Forbidden(
+                f"A publishable key may not choose the answering model ({field!r}); the "
+                "knowledge base's default model answers. Leave the field out."
+            )
+
+    return dependency
+
+
 def conversation_kb(request: Request, conversation_id: str) -> None:
     """Apply the knowledge-base check to the conversation named in the path."""
     key = _caller(request)

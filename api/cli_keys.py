@@ -113,8 +113,10 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke_key(prefix: Annotated[str, typer.Argument(help="The key's prefix.")]) -> None:
     """Revoke a key at once."""
-    with _repository() as (_registry, keys):
+    with _repository() as (registry, keys):
         keys.revoke(prefix)
+        event = AuditEvent(CLI_ACTOR, "key.revoke", 200, target={"prefix": prefix})
+        AuditLog(registry.engine).record(event)
     err.print(f"Revoked {prefix}.")
 
 
@@ -127,8 +129,11 @@ def rotate_key(
 ) -> None:
     """Issue a replacement key; the old one works for the grace period."""
     grace = None if grace_period_s is None else timedelta(seconds=grace_period_s)
-    with _repository() as (_registry, keys):
-        _show_secret(keys.rotate(prefix, grace))
+    with _repository() as (registry, keys):
+        issued = keys.rotate(prefix, grace)
+        target = {"prefix": prefix, "replaced_by": issued.key.prefix}
+        AuditLog(registry.engine).record(AuditEvent(CLI_ACTOR, "key.rotate", 201, target=target))
+        _show_secret(issued)
 
 
 @contextmanager

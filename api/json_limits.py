@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio.to_thread
 from pydantic import AfterValidator, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +29,8 @@ from kb.errors import JsonTooComplex, KBError, UnsupportedMediaType, ValidationF
 
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Bodies up to this size are checked on the event loop (well under a millisecond).
+_INLINE_BYTES = 64 * 1024
 # Free-form objects (conversation variables, profile attributes) are stored as given.
 FREE_FORM_MAX_KEYS = 100
 FREE_FORM_MAX_BYTES = 64 * 1024
@@ -166,12 +169,21 @@ class JsonBodyLimits:
             return
         try:
             body = await _read_body(receive)
-            if body.strip():
-                parse_json(body, self.caps)
+            if len(body) > _INLINE_BYTES:
+                # Checking megabytes takes up to a second: never on the event loop, where it
+                # would stall every other request (this runs before authentication).
+                await anyio.to_thread.run_sync(_parse_unless_blank, body, self.caps)
+            else:
+                _parse_unless_blank(body, self.caps)
         except KBError as error:  # BodySizeLimit's refusal comes from receive, outside routes
             await problem(error)(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
+
+
+def _parse_unless_blank(body: bytes, caps: JsonCaps) -> None:
+    if body.strip():
+        parse_json(body, caps)
 
 
 def _unsupported(media_type: str | None) -> UnsupportedMediaType:

@@ -91,6 +91,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+# Every C0 control character and DEL, shown escaped (\n, \r, \t, \x1b...).
+_CONTROL_ESCAPES = {
+    code: chr(code).encode("unicode_escape").decode("ascii") for code in [*range(32), 127]
+}
+
+
 class TextFormatter(logging.Formatter):
     """A human-readable line for local development, with the request id when there is one."""
 
@@ -102,6 +108,11 @@ class TextFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None)
         record.rid = f" [{request_id}]" if request_id else ""
         return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line itself, control characters escaped: a path or header holding a newline
+        must not forge a second log line (tracebacks, appended after, keep theirs)."""
+        return super().formatMessage(record).translate(_CONTROL_ESCAPES)
 
 
 def configure_logging(settings: LogSettings, stream: IO[str] | None = None) -> logging.Handler:

@@ -9,11 +9,13 @@ non-2xx answer or a network error is retried with exponential backoff and jitter
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -92,6 +94,9 @@ class WebhookDispatcher:
             # Identity encoding: the snippet kept of an answer is read raw, never decompressed.
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             timeout=httpx.Timeout(settings.timeout_s),
+            # A fresh connection per attempt: the whole-attempt deadline (_post) cuts the
+            # socket it saw being opened, which a reused connection would not report.
+            limits=httpx.Limits(max_keepalive_connections=0),
             follow_redirects=False,
             trust_env=False,  # never through a proxy from the environment
         )
@@ -218,13 +223,18 @@ class WebhookDispatcher:
                 headers=headers,
                 extensions={"sni_hostname": urlsplit(hook.url).hostname or ""},
             )
+            deadline = _Deadline(self._settings.timeout_s * 2)
+            request.extensions["trace"] = deadline.trace
             try:
-                return self._post(request)
+                with deadline:
+                    return self._post(request)
             except httpx.ConnectError as exc:
                 error = f"connection failed: {exc}"  # try the host's next address
             except httpx.TimeoutException:
                 return None, f"timed out after {self._settings.timeout_s} s", None
             except httpx.HTTPError as exc:
+                if deadline.expired:
+                    return None, f"gave up after {deadline.seconds:g} s in all", None
                 return None, f"{type(exc).__name__}: {exc}", None
         return None, error, None
 
@@ -254,6 +264,40 @@ class WebhookDispatcher:
             return Attempt("failed", code, error, snippet)
         due = datetime.now(UTC) + timedelta(seconds=retry_delay(attempts, self._settings))
         return Attempt("retrying", code, error, snippet, due)
+
+
+class _Deadline:
+    """Bounds a whole delivery attempt: httpx's timeouts apply per read, so a receiver sending
+    one byte a second could hold a worker for ever. When time is up the attempt's socket is
+    shut down from a timer thread, which ends the blocked read with an error."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, name: str, info: dict[str, object]) -> None:
+        """httpcore's trace hook: remembers the socket of the connection it opens."""
+        if name == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = getattr(stream, "get_extra_info", lambda _name: None)("socket")
+            if isinstance(sock, socket.socket):
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
 
 
 class WebhookService:

@@ -123,6 +123,8 @@ class IngestionService:
         reads the registry without the knowledge base's lock, so each prepared source is checked
         again under the lock before it is stored, and prepared again if its document changed
         meanwhile (another upload of the same source, or the same source twice in ``raws``).
+        A source found unchanged ahead is reported unchanged at once, unless the same source
+        came earlier in ``raws`` (then it is looked at again under the lock).
         """
         self._registry.get_kb(kb_id)
         results: dict[int, IngestResult | KBError] = {}
@@ -135,8 +137,11 @@ class IngestionService:
 
         def flush() -> None:
             current: list[tuple[int, _Prepared]] = []
+            stored = self._registry.find_documents_by_source(
+                kb_id, [prepared.raw.source for _, prepared in pending]
+            )
             for index, prepared in pending:
-                if self._is_current(kb_id, prepared):
+                if stored.get(prepared.raw.source) == prepared.existing:
                     current.append((index, prepared))
                     continue
                 try:
@@ -158,16 +163,28 @@ class IngestionService:
             ):
                 report(index, prepared.raw, result)
 
-        def handle(index: int, raw: RawSource, ahead: Future[_Prepared | None]) -> None:
+        def handle(index: int, raw: RawSource, ahead: Future[_Prepared | Document]) -> None:
             try:
-                prepared: _Prepared | IngestResult | None = ahead.result()
+                prepared: _Prepared | IngestResult | Document = ahead.result()
             except KBError as exc:
                 report(index, raw, exc)
                 return
+            again = raw.source in seen
+            seen.add(raw.source)
             with self._lock(kb_id):
                 if any(p.raw.source == raw.source for _, p in pending):
                     flush()  # the same source twice: the second must see the first's result
-                if prepared is None:  # unchanged when looked at: confirm (and save metadata)
+                # Unchanged when looked at ahead. That answer stands (this call's check came
+                # before any write that followed it) unless an earlier copy of the same source
+                # in this call was stored since, or new metadata must be saved.
+                if (
+                    isinstance(prepared, Document)
+                    and not again
+                    and (not raw.metadata or raw.metadata == prepared.metadata)
+                ):
+                    report(index, raw, IngestResult(prepared, "unchanged"))
+                    return
+                if isinstance(prepared, Document):
                     try:
                         prepared = self._prepare(kb_id, raw)
                     except KBError as exc:
@@ -180,7 +197,8 @@ class IngestionService:
                 if sum(len(p.chunks) for _, p in pending) >= batch_chunks:
                     flush()
 
-        waiting: deque[tuple[int, RawSource, Future[_Prepared | None]]] = deque()
+        seen: set[str] = set()
+        waiting: deque[tuple[int, RawSource, Future[_Prepared | Document]]] = deque()
         with ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as worker:
             try:
                 for index, raw in enumerate(raws):
@@ -228,11 +246,11 @@ class IngestionService:
             return IngestResult(existing, "unchanged")
         return self._chunked(kb_id, raw, digest, existing)
 
-    def _prepare_ahead(self, kb_id: str, raw: RawSource) -> _Prepared | None:
-        """Parse and chunk a source outside the lock; None when it looks unchanged."""
+    def _prepare_ahead(self, kb_id: str, raw: RawSource) -> _Prepared | Document:
+        """Parse and chunk a source outside the lock; its stored document when unchanged."""
         digest, existing = self._look_up(kb_id, raw)
         if existing and existing.content_hash == digest and existing.status == "ready":
-            return None
+            return existing
         return self._chunked(kb_id, raw, digest, existing)
 
     def _look_up(self, kb_id: str, raw: RawSource) -> tuple[str, Document | None]:
@@ -243,12 +261,6 @@ class IngestionService:
                 limit_bytes=self._max_bytes,
             )
         return content_hash(raw), self._registry.find_document_by_source(kb_id, raw.source)
-
-    def _is_current(self, kb_id: str, prepared: _Prepared) -> bool:
-        """True while the document the source was prepared against is still what is stored."""
-        return self._registry.find_document_by_source(kb_id, prepared.raw.source) == (
-            prepared.existing
-        )
 
     def _chunked(
         self, kb_id: str, raw: RawSource, digest: str, existing: Document | None

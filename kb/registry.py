@@ -240,6 +240,20 @@ class Registry:
                 raise DocumentNotFound(f"No document {doc_id!r} in knowledge base {kb_id!r}.")
             return _to_document(row)
 
+    def find_documents_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
+        """The documents ingested from these sources, by source (those not found left out)."""
+        found: dict[str, Document] = {}
+        with self._session() as session:
+            for start in range(0, len(sources), 500):
+                rows = session.scalars(
+                    select(DocumentRow).where(
+                        DocumentRow.kb_id == kb_id,
+                        DocumentRow.source.in_(sources[start : start + 500]),
+                    )
+                )
+                found.update((row.source, _to_document(row)) for row in rows)
+        return found
+
     def find_document_by_source(self, kb_id: str, source: str) -> Document | None:
         """The document ingested from this source, if any."""
         with self._session() as session:
@@ -272,12 +286,18 @@ class Registry:
     def save_documents(self, docs: list[Document]) -> list[Document]:
         """Insert or replace several document records in one transaction."""
         with self._session() as session:
+            for kb_id in {doc.kb_id for doc in docs}:
+                self._kb_row(session, kb_id)
+            # One query for the rows that exist, not one per document.
+            existing = {
+                row.id: row
+                for row in session.scalars(
+                    select(DocumentRow).where(DocumentRow.id.in_([doc.id for doc in docs]))
+                )
+            }
             saved = []
             for doc in docs:
-                self._kb_row(session, doc.kb_id)
-                row = session.get(DocumentRow, doc.id) or DocumentRow(
-                    id=doc.id, created_at=doc.created_at
-                )
+                row = existing.get(doc.id) or DocumentRow(id=doc.id, created_at=doc.created_at)
                 row.kb_id = doc.kb_id
                 row.title = doc.title
                 row.source = doc.source

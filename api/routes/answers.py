@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import require
+from api.auth import own_model_choice, require
 from api.deps import QueriesDep, RetrieverDep
 from api.schemas import AnswerOut, PassageOut, QueryIn, SearchIn, SearchOut
 from api.sse import SSE_RESPONSE, event_stream
@@ -35,7 +35,7 @@ def search(kb_id: str, body: SearchIn, retriever: RetrieverDep) -> SearchOut:
     "/query",
     response_model=AnswerOut,
     responses=SSE_RESPONSE,
-    dependencies=[Depends(require("chat"))],
+    dependencies=[Depends(require("chat")), Depends(own_model_choice("model"))],
 )
 def query(
     kb_id: str, body: QueryIn, queries: QueriesDep, request: Request

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import conversation_kb, kb_in_body
+from api.auth import conversation_kb, kb_in_body, own_model_choice
 from api.chat_schemas import (
     ConversationOut,
     EventIn,
@@ -42,7 +42,7 @@ HistoryLimitDep = Annotated[int, Query(ge=1, le=200, description="Page size.")]
     "/messages/send",
     response_model=SendOut,
     responses=SSE_RESPONSE,
-    dependencies=[Depends(kb_in_body("kb_id"))],
+    dependencies=[Depends(kb_in_body("kb_id")), Depends(own_model_choice("model"))],
 )
 def send_message(
     body: SendIn, conversations: ConversationsDep, request: Request

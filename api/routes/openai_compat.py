@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import ReachableKbsDep, kb_in_body
+from api.auth import ReachableKbsDep, kb_in_body, own_model_choice
 from api.deps import CatalogDep, get_container
 from api.openai_schemas import ChatCompletionIn, ChunkRenderer, completion, model_list, stream_error
 from api.sse import SSE_RESPONSE, event_stream
@@ -35,7 +35,7 @@ def list_models(catalog: CatalogDep, reachable: ReachableKbsDep) -> dict[str, An
     "/chat/completions",
     responses=SSE_RESPONSE,
     response_model=None,
-    dependencies=[Depends(kb_in_body("model"))],
+    dependencies=[Depends(kb_in_body("model")), Depends(own_model_choice("answer_model"))],
 )
 def chat_completions(
     body: ChatCompletionIn, conversations: ConversationsDep, request: Request

@@ -7,6 +7,7 @@ a cached client is rebuilt when its stored credential changes or is deleted.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from pydantic import SecretStr
@@ -22,6 +23,9 @@ from kb.settings import LLMSettings
 Factory = Callable[[str | None, ProviderSecret | None], AnswerModel]
 # The stored credential of a provider, or None (``CredentialRepository.secret``).
 CredentialLookup = Callable[[str], ProviderSecret | None]
+
+# Answer-model clients kept built (the local model takes ~20 s to load).
+_CACHED_MODELS = 32
 
 
 class ModelRegistry:
@@ -46,8 +50,9 @@ class ModelRegistry:
             "mistral": self._mistral,
             "ollama": self._ollama,
         }
-        # spec -> (version of the stored credential it was built with, model)
-        self._models: dict[str, tuple[str | None, AnswerModel]] = {}
+        # spec -> (version of the stored credential it was built with, model); least recently
+        # used first, at most _CACHED_MODELS (callers name models, so names are unbounded)
+        self._models: OrderedDict[str, tuple[str | None, AnswerModel]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -116,6 +121,9 @@ class ModelRegistry:
             if cached is None or cached[0] != version:
                 cached = (version, factory(model or None, stored))
                 self._models[key] = cached
+            self._models.move_to_end(key)
+            while len(self._models) > _CACHED_MODELS:
+                self._models.popitem(last=False)
             return cached[1]
 
     def _extractive(self, _model: str | None, _stored: ProviderSecret | None) -> AnswerModel:

@@ -192,6 +192,21 @@ def test_text_format_keeps_a_readable_line_with_the_request_id(client: TestClien
     assert f"INFO kb.access [{response.headers[REQUEST_ID_HEADER]}]: GET /healthz 200" in line
 
 
+def test_text_format_cannot_be_fed_forged_lines(client: TestClient) -> None:
+    # uvicorn decodes %0a in a path to a newline; the access line must stay one line.
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    stream = io.StringIO()
+    configure_logging(LogSettings(format="text"), stream=stream)
+    try:
+        client.get("/nowhere%0a2026-01-01 00:00:00,000 INFO kb.access: POST /v1/keys 201")
+    finally:
+        root.handlers[:] = saved
+        logging.captureWarnings(False)
+    lines = [line for line in stream.getvalue().splitlines() if "INFO kb.access [" in line]
+    assert len(lines) == 1 and "/nowhere\\n2026-01-01" in lines[0]
+
+
 @pytest.mark.parametrize(
     ("secret", "kept"),
     [

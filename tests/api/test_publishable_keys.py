@@ -255,3 +255,32 @@ def test_publishable_keys_have_their_own_per_key_allowance(
         assert answers[-1].headers["access-control-allow-origin"] == SITE  # readable by the page
         assert http.get("/v1/models", headers=server).status_code == 200
     container.close()
+
+
+def test_a_publishable_key_may_not_choose_the_answering_model(client: TestClient) -> None:
+    # The key is in the page's source: naming a model would let any visitor spend the
+    # operator's provider keys on whichever model they like.
+    kb_id = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+    client.post(f"/v1/kbs/{kb_id}/documents", json={"title": "Hours", "text": DOC})
+    body = {"kind": "publishable", "kb_ids": [kb_id], "allowed_origins": [SITE]}
+    secret = client.post("/v1/keys", json=body).json()["secret"]
+    browser = {"Authorization": f"Bearer {secret}", "Origin": SITE}  # replaces the admin key
+    attempts = [
+        (f"/v1/kbs/{kb_id}/query", {"question": "When?", "model": "openai:gpt-4o"}),
+        ("/v1/messages/send", {"kb_id": kb_id, "user_id": "v1", "text": "When?", "model": "local"}),
+        (
+            "/v1/chat/completions",
+            {
+                "model": kb_id,
+                "messages": [{"role": "user", "content": "When?"}],
+                "answer_model": "local",
+            },
+        ),
+    ]
+    for path, payload in attempts:
+        refused = client.post(path, json=payload, headers=browser)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["code"] == "forbidden"
+        assert "model" in refused.json()["detail"]
+    fine = client.post(f"/v1/kbs/{kb_id}/query", json={"question": "When?"}, headers=browser)
+    assert fine.status_code == 200 and fine.json()["model"] == "extractive"

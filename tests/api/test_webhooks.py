@@ -3,8 +3,11 @@ event, retries with backoff, the delivery log, refused URLs, secrets kept secret
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -434,3 +437,52 @@ def test_retry_delays_double_with_jitter_up_to_the_cap() -> None:
         delays = [retry_delay(attempts, settings) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempts, delays)
         assert len(set(delays)) > 1  # jittered: receivers are not hit in lockstep
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_a_worker(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    # httpx's timeout applies per read: one byte every 0.4 s never trips a 0.5 s timeout.
+    # The whole attempt is bounded (twice the timeout) and counted as a failed attempt.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def drip() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                    if stop.is_set():
+                        break
+                    with contextlib.suppress(OSError):
+                        conn.send(bytes([byte]))
+                    time.sleep(0.4)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    settings = make_settings(
+        tmp_path / "data",
+        webhook__allowed_hosts=["127.0.0.1"],
+        webhook__timeout_s=0.5,
+        webhook__max_attempts=1,
+    )
+    container = build_container(settings, embedder=embedder)
+    try:
+        with TestClient(create_app(container), headers=admin_headers(container)) as api:
+            url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+            hook = _subscribe(api, url, ["*"])
+            started = time.monotonic()
+            api.post(f"/v1/webhooks/{hook['id']}/ping")
+            failed = _wait_delivery(api, hook["id"], "failed", timeout=15)
+            assert time.monotonic() - started < 5
+            assert failed["last_error"].startswith("gave up after 1 s")
+    finally:
+        stop.set()
+        server.close()
+        thread.join(timeout=5)

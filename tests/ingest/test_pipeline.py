@@ -233,3 +233,26 @@ def test_an_edited_document_re_embeds_only_the_passages_that_changed(
     assert "within 14 days" in refunds[0]
     assert any("about careers" in t for t in _search(container, kb.id, "careers"))
     assert not any("about refunds" in t for t in _search(container, kb.id, "refunds"))
+
+
+def test_ingest_many_applies_repeated_sources_in_order(container: Container) -> None:
+    # pricing.md is stored as v1; the call sends v2 and later v1 again. The second copy is
+    # looked at ahead (and found unchanged) before the first is stored: it must still win.
+    kb = container.catalog.create_kb("order")
+    container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
+    fillers = [
+        RawSource(f"Note {i}: offices close at {i} pm.".encode(), source=f"n{i}.txt")
+        for i in range(5)
+    ]
+    raws = [
+        RawSource(PRICING_V2.encode(), source="pricing.md"),
+        *fillers,
+        RawSource(PRICING_V1.encode(), source="pricing.md"),
+    ]
+
+    results = container.ingestion.ingest_many(kb.id, raws, batch_chunks=2)
+
+    outcomes = [r.outcome for r in results]  # type: ignore[union-attr]
+    assert outcomes == ["updated"] + ["created"] * 5 + ["updated"]
+    texts = _search(container, kb.id, "How much does the Basic plan cost?")
+    assert any("10 euros" in t for t in texts) and not any("12 euros" in t for t in texts)
