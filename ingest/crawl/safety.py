@@ -33,6 +33,12 @@ def _category(ip: IPAddress) -> str | None:
     mapped = getattr(ip, "ipv4_mapped", None)
     if mapped is not None:
         return _category(mapped)
+    # 6to4 (2002::/16) and Teredo (2001::/32) addresses carry an IPv4 address a relay would
+    # reach: 2002:7f00:1:: is 127.0.0.1 in disguise.
+    embedded = [getattr(ip, "sixtofour", None), *(getattr(ip, "teredo", None) or ())]
+    for inner in embedded:
+        if inner is not None and (found := _category(inner)) is not None:
+            return found
     # Most specific first: Python counts link-local and reserved ranges as "private" too.
     for name in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
         if getattr(ip, f"is_{name}"):

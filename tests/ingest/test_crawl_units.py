@@ -74,6 +74,9 @@ def _resolver(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
         ("http://240.0.0.1/", "reserved"),
         ("http://0.0.0.0/", "unspecified"),
         ("http://[::ffff:10.0.0.1]/", "private"),
+        ("http://[2002:7f00:1::]/", "loopback"),  # 6to4 of 127.0.0.1
+        ("http://[2002:a9fe:a9fe::1]/", "link-local"),  # 6to4 of 169.254.169.254
+        ("http://[2001:0:7f00:1::80ff:fffe]/", "loopback"),  # Teredo, client 127.0.0.1
         ("http://[fe80::1]/", "link-local"),
         ("http://100.64.0.1/", "non-public"),
         ("http://sneaky.example/", "private"),  # one of its addresses is private
