@@ -76,6 +76,12 @@ class WebhookOut(BaseModel):
     description: str
     active: bool
     created_at: datetime
+    consecutive_failures: int = Field(
+        description="Deliveries that ended failed since the last one that succeeded."
+    )
+    disabled_reason: str | None = Field(
+        description="Why the subscription was paused automatically; cleared by PATCH active=true."
+    )
 
     @classmethod
     def of(cls, hook: Webhook) -> WebhookOut:
@@ -87,6 +93,8 @@ class WebhookOut(BaseModel):
             description=hook.description,
             active=hook.active,
             created_at=hook.created_at,
+            consecutive_failures=hook.consecutive_failures,
+            disabled_reason=hook.disabled_reason,
         )
 
 

@@ -179,7 +179,11 @@ class WebhookDispatcher:
                 # Counted as a failed attempt, so a bug cannot make the worker retry at once.
                 log.exception("webhook delivery %s could not be attempted", delivery.id)
                 sent = None, f"internal error: {type(exc).__name__}", None
-            recorded = self._repo.record(delivery.id, self._outcome(delivery, *sent))
+            recorded = self._repo.record(
+                delivery.id,
+                self._outcome(delivery, *sent),
+                self._settings.disable_after_failures,
+            )
             if recorded is not None and recorded.status != "succeeded":
                 log.warning(
                     "webhook delivery %s (%s) attempt %d: %s",

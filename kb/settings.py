@@ -397,6 +397,12 @@ class WebhookSettings(BaseModel):
     )
     max_delay_s: float = Field(3600.0, description="Longest delay between two attempts.", ge=0)
     workers: int = Field(4, description="Deliveries sent at once.", ge=1, le=64)
+    disable_after_failures: int = Field(
+        20,
+        description="Pause a subscription after this many deliveries in a row ended failed "
+        "(0: never); PATCH active=true resumes it.",
+        ge=0,
+    )
 
 
 class Settings(BaseSettings):

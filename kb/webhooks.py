@@ -53,6 +53,10 @@ class WebhookRow(Base):
         DateTime(timezone=True), nullable=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Deliveries that ended failed since the last success; past a limit the subscription is
+    # paused with the reason (re-activated by PATCH active=true).
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -90,6 +94,8 @@ class Webhook:
     active: bool
     created_at: datetime
     updated_at: datetime
+    consecutive_failures: int = 0
+    disabled_reason: str | None = None
 
     def wants(self, event_type: str) -> bool:
         """Whether events of this type go to this subscription."""
@@ -135,6 +141,8 @@ def _to_webhook(row: WebhookRow) -> Webhook:
         active=row.active,
         created_at=_utc(row.created_at) or _now(),
         updated_at=_utc(row.updated_at) or _now(),
+        consecutive_failures=row.consecutive_failures or 0,
+        disabled_reason=row.disabled_reason,
     )
 
 
@@ -232,6 +240,9 @@ class WebhookRepository:
                 row.events = sorted(set(events))
             if active is not None:
                 row.active = active
+                if active:  # a fresh start for a subscription that was paused
+                    row.consecutive_failures = 0
+                    row.disabled_reason = None
             if description is not None:
                 row.description = description
             row.updated_at = _now()
@@ -347,12 +358,25 @@ class WebhookRepository:
                 )
             )
 
-    def record(self, delivery_id: str, attempt: Attempt) -> Delivery | None:
-        """Count one attempt on a delivery (None when it was deleted meanwhile)."""
+    def record(self, delivery_id: str, attempt: Attempt, disable_after: int = 0) -> Delivery | None:
+        """Count one attempt on a delivery (None when it was deleted meanwhile). After
+        ``disable_after`` deliveries in a row end failed (0: never), the subscription is
+        paused and says why."""
         with self._session() as session:
             row = session.get(DeliveryRow, delivery_id)
             if row is None:
                 return None
+            hook = session.get(WebhookRow, row.webhook_id)
+            if hook is not None and attempt.status in ("succeeded", "failed"):
+                failed = attempt.status == "failed"
+                hook.consecutive_failures = (hook.consecutive_failures or 0) + 1 if failed else 0
+                if failed and hook.active and 0 < disable_after <= hook.consecutive_failures:
+                    hook.active = False
+                    hook.disabled_reason = (
+                        f"paused after {hook.consecutive_failures} failed deliveries in a row; "
+                        f"last error: {attempt.error or 'unknown'}"
+                    )[:500]
+                    hook.updated_at = _now()
             row.attempts += 1
             row.status = attempt.status
             row.last_status_code = attempt.status_code

@@ -395,6 +395,8 @@ def test_update_pause_and_delete(api: TestClient, receiver: Receiver) -> None:
         "description": "crm",
         "active": False,
         "created_at": None,
+        "consecutive_failures": 0,
+        "disabled_reason": None,  # paused by hand, not for failing
     }
     queued = api.post(f"{path}/ping").json()
     time.sleep(0.5)
@@ -486,3 +488,38 @@ def test_a_receiver_dripping_its_answer_cannot_hold_a_worker(
         stop.set()
         server.close()
         thread.join(timeout=5)
+
+
+def test_a_dead_receiver_is_paused_with_the_reason_and_resumed_by_patch(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, receiver: Receiver
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        webhook__allowed_hosts=["127.0.0.1"],
+        webhook__max_attempts=1,
+        webhook__disable_after_failures=2,
+    )
+    container = build_container(settings, embedder=embedder)
+    with TestClient(create_app(container), headers=admin_headers(container)) as api:
+        hook = _subscribe(api, receiver.url, ["*"])
+        receiver.status = 500
+        for _ in range(2):
+            api.post(f"/v1/webhooks/{hook['id']}/ping")
+            deadline = time.monotonic() + 15
+            while (
+                api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"][0]["status"]
+                not in ("failed",)
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+        shown = api.get(f"/v1/webhooks/{hook['id']}").json()
+        assert shown["active"] is False and shown["consecutive_failures"] == 2
+        assert shown["disabled_reason"].startswith("paused after 2 failed deliveries")
+        assert "HTTP 500" in shown["disabled_reason"]
+
+        receiver.status = 200
+        resumed = api.patch(f"/v1/webhooks/{hook['id']}", json={"active": True}).json()
+        assert resumed["active"] is True and resumed["disabled_reason"] is None
+        assert resumed["consecutive_failures"] == 0
+        api.post(f"/v1/webhooks/{hook['id']}/ping")
+        _wait_delivery(api, hook["id"], "succeeded")
