@@ -193,7 +193,8 @@ def test_text_format_keeps_a_readable_line_with_the_request_id(client: TestClien
 
 
 def test_text_format_cannot_be_fed_forged_lines(client: TestClient) -> None:
-    # uvicorn decodes %0a in a path to a newline; the access line must stay one line.
+    """Regression (security review): uvicorn decodes %0a in a path to a newline, which forged
+    a second line in the text log format."""
     root = logging.getLogger()
     saved = root.handlers[:]
     stream = io.StringIO()

@@ -258,8 +258,8 @@ def test_publishable_keys_have_their_own_per_key_allowance(
 
 
 def test_a_publishable_key_may_not_choose_the_answering_model(client: TestClient) -> None:
-    # The key is in the page's source: naming a model would let any visitor spend the
-    # operator's provider keys on whichever model they like.
+    """Regression (security review): the key is in the page's source, and naming a model let
+    any visitor spend the operator's provider keys on whichever model they liked."""
     kb_id = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
     client.post(f"/v1/kbs/{kb_id}/documents", json={"title": "Hours", "text": DOC})
     body = {"kind": "publishable", "kb_ids": [kb_id], "allowed_origins": [SITE]}

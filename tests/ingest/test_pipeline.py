@@ -187,9 +187,8 @@ def test_ingest_many_batches_reports_each_source_and_keeps_vectors_straight(
 def test_ingest_many_rechecks_sources_prepared_ahead_that_changed_meanwhile(
     container: Container,
 ) -> None:
-    # ingest_many parses and chunks sources ahead, outside the knowledge base's lock. Here
-    # another upload stores the same source in between: the prepared copy must replace that
-    # document, not create a second one for the same source.
+    """Sources are prepared ahead, outside the lock: another upload of the same source in
+    between must be replaced by the prepared copy, not joined by a second document."""
     kb = container.catalog.create_kb("race")
 
     def sources() -> Iterator[RawSource]:
@@ -236,8 +235,8 @@ def test_an_edited_document_re_embeds_only_the_passages_that_changed(
 
 
 def test_ingest_many_applies_repeated_sources_in_order(container: Container) -> None:
-    # pricing.md is stored as v1; the call sends v2 and later v1 again. The second copy is
-    # looked at ahead (and found unchanged) before the first is stored: it must still win.
+    """pricing.md is stored as v1; the call sends v2, then v1 again, which is looked at ahead
+    (and found unchanged) before v2 is stored: the later copy must still win."""
     kb = container.catalog.create_kb("order")
     container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
     fillers = [
