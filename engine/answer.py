@@ -48,9 +48,13 @@ class QueryService:
         self._max_new_tokens = max_new_tokens
         self._kb_default_model = kb_default_model or (lambda _kb_id: None)
 
+    def model_spec(self, kb_id: str, requested: str | None) -> str | None:
+        """The requested model spec, else the knowledge base's default (None: the server's)."""
+        return requested or self._kb_default_model(kb_id)
+
     def model_for(self, kb_id: str, requested: str | None) -> AnswerModel:
         """The requested model, else the knowledge base's default, else the server's."""
-        return self._models.get(requested or self._kb_default_model(kb_id))
+        return self._models.get(self.model_spec(kb_id, requested))
 
     def answer(
         self,

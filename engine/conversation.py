@@ -117,7 +117,8 @@ class ConversationService:
     ) -> Answer:
         """Answer the last message of a client-held conversation (nothing is stored)."""
         kb_id = self.resolve_kb(kb)
-        standalone = self._rewriter.standalone(question, history, model)
+        spec = self._queries.model_spec(kb_id, model)  # the rewriter uses the answering model
+        standalone = self._rewriter.standalone(question, history, spec)
         return self._queries.answer(kb_id, standalone, model=model)
 
     def complete_stream(
@@ -125,7 +126,8 @@ class ConversationService:
     ) -> Generator[StreamEvent, None, None]:
         """``complete`` as stream events."""
         kb_id = self.resolve_kb(kb)
-        standalone = self._rewriter.standalone(question, history, model)
+        spec = self._queries.model_spec(kb_id, model)
+        standalone = self._rewriter.standalone(question, history, spec)
         return self._queries.stream(kb_id, standalone, model=model)
 
     def history(self, conversation_id: str, limit: int, offset: int) -> tuple[list[Message], int]:
@@ -164,7 +166,8 @@ class ConversationService:
             Turn("user" if m.role == "user" else "assistant", m.text, m.standalone_question)
             for m in self._repo.recent_messages(conversation.id, self._history_messages)
         ]
-        standalone = self._rewriter.standalone(text, history, message.model)
+        spec = self._queries.model_spec(conversation.kb_id, message.model)
+        standalone = self._rewriter.standalone(text, history, spec)
         return _Turn(conversation, text, standalone)
 
     def _conversation(self, message: UserMessage) -> Conversation:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.container import build_container
+from kb.embeddings import SentenceTransformerEmbedder
+from tests.conftest import admin_headers, make_settings
+from tests.fake_openai import FakeOpenAIServer
 from tests.sse_client import read_events
 
 LAMP = (
@@ -171,3 +177,30 @@ def test_streamed_message_is_stored_with_the_ids_sent_in_done(
             done["message_id"],
         ]
         assert history["items"][1]["text"] == done["answer"]
+
+
+def test_a_follow_up_is_rewritten_by_the_knowledge_bases_default_model(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Regression: with no model in the request, the follow-up rewriter used the server's
+    default (rules) instead of the knowledge base's default chat model."""
+    with FakeOpenAIServer(reply='"How much does the Aurora lamp cost?"') as provider:
+        settings = make_settings(tmp_path / "data", llm__openai_base_url=provider.base_url)
+        container = build_container(settings, embedder=embedder)
+        with TestClient(create_app(container), headers=admin_headers(container)) as client:
+            kb = client.post(
+                "/v1/kbs", json={"name": "shop", "default_model": "openai-compatible"}
+            ).json()["id"]
+            client.post(f"/v1/kbs/{kb}/documents", json={"title": "Aurora lamp", "text": LAMP})
+            first = _send(client, kb_id=kb, user_id="u1", text="What is the Aurora lamp?")
+            asked = len(provider.requests)
+            follow_up = _send(
+                client,
+                kb_id=kb,
+                user_id="u1",
+                conversation_id=first["conversation_id"],
+                text="and how much does it cost?",
+            )
+    standalone = follow_up["user_message"]["standalone_question"]
+    assert standalone == "How much does the Aurora lamp cost?"
+    assert len(provider.requests) == asked + 2  # the rewrite, then the answer
