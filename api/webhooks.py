@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ingest.crawl.fetcher import pinned_url
+from ingest.crawl.fetcher import pinned_url, tls_context
 from ingest.crawl.safety import AddressPolicy, AddressRefused
 from kb.errors import UrlRefused, WebhookNotFound
 from kb.events import Event
@@ -98,6 +98,7 @@ class WebhookDispatcher:
             # socket it saw being opened, which a reused connection would not report.
             limits=httpx.Limits(max_keepalive_connections=0),
             follow_redirects=False,
+            verify=tls_context(settings.ca_file),
             trust_env=False,  # never through a proxy from the environment
         )
         self._wake = threading.Event()

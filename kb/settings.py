@@ -248,6 +248,11 @@ class CrawlSettings(BaseModel):
         "though they are private, loopback or otherwise non-public (JSON list, e.g. "
         '["127.0.0.1", "10.1.0.0/16", "wiki.internal"]).',
     )
+    ca_file: Path | None = Field(
+        None,
+        description="A PEM file of extra CA certificates trusted for HTTPS sites (an internal "
+        "CA); the public CAs stay trusted.",
+    )
     max_parallel_crawls: int = Field(
         2, description="Crawls run at once by the service; more wait queued.", ge=1
     )
@@ -384,6 +389,11 @@ class WebhookSettings(BaseModel):
         default_factory=list,
         description="Host names, IP addresses or CIDR networks webhooks may be sent to even "
         "though they are private, loopback or otherwise non-public (JSON list).",
+    )
+    ca_file: Path | None = Field(
+        None,
+        description="A PEM file of extra CA certificates trusted for HTTPS receivers (an "
+        "internal CA); the public CAs stay trusted.",
     )
     timeout_s: float = Field(10.0, description="Timeout of one delivery attempt.", gt=0)
     max_attempts: int = Field(

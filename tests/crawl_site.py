@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -124,12 +125,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(site: FixtureSite) -> Iterator[FixtureSite]:
-    """Serve ``site`` on a free port of 127.0.0.1 until the block ends."""
+def serve(site: FixtureSite, tls: ssl.SSLContext | None = None) -> Iterator[FixtureSite]:
+    """Serve ``site`` on a free port of 127.0.0.1 until the block ends; over HTTPS with the
+    server context ``tls`` (then the base URL names ``localhost``, for its certificate)."""
     handler = type("Handler", (_Handler,), {"site": site})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        site.base = f"https://localhost:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

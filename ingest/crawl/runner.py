@@ -73,7 +73,9 @@ class CrawlRunner:
             settings.page_timeout_s,
             min(settings.max_page_bytes, deps.max_bytes),
         )
-        self._fetcher = Fetcher(self._policy, settings.user_agent, limits, options.concurrency)
+        self._fetcher = Fetcher(
+            self._policy, settings.user_agent, limits, options.concurrency, settings.ca_file
+        )
         self.site = SiteClient(
             self._fetcher,
             self._policy,
