@@ -87,6 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(fake.fail_status)
         elif not isinstance(body, dict) or "messages" not in body:
             self._send_json(400, _error_body("'messages' is required", "invalid_request_error"))
+        elif fake.refuse_stream_options and "stream_options" in body:
+            message = "Unrecognized request argument supplied: stream_options"
+            self._send_json(400, _error_body(message, "invalid_request_error"))
         elif body.get("stream"):
             self._send_stream(body)
         else:
@@ -210,7 +213,8 @@ class FakeOpenAIServer:
 
     Set ``reply`` to choose the answer, ``fail_status`` to answer every request with that HTTP
     error (an OpenAI-style error body), ``delay_s`` to answer late, ``send_usage = False`` to leave
-    token counts out (as some servers do). Use as a context manager.
+    token counts out (as some servers do), ``refuse_stream_options`` to answer 400 to requests
+    carrying ``stream_options`` (as older compatible servers do). Use as a context manager.
     """
 
     def __init__(self, reply: str = "This is a fake reply.") -> None:
@@ -218,6 +222,7 @@ class FakeOpenAIServer:
         self.fail_status: int | None = None
         self.delay_s: float = 0.0
         self.send_usage = True
+        self.refuse_stream_options = False
         self.retry_after_ms: int = 1
         self.stopping = threading.Event()
         self._requests: list[RecordedRequest] = []

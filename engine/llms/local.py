@@ -88,8 +88,8 @@ class LocalModel:
             usage=Usage(prompt_tokens=int(prompt_len), completion_tokens=len(new_tokens)),
         )
 
-    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, None]:
-        """The model's reply, piece by piece as it is generated.
+    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, Usage]:
+        """The model's reply, piece by piece as it is generated, returning the token counts.
 
         Closing the iterator early stops the generation.
         """
@@ -101,6 +101,7 @@ class LocalModel:
         )
         cancelled = threading.Event()
         failure: list[BaseException] = []
+        counted: list[Usage] = []
 
         class _StopWhenCancelled(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
@@ -112,12 +113,14 @@ class LocalModel:
             try:
                 with self._generate_lock, torch.inference_mode():
                     inputs = self._encode(loaded, prompt, max_tokens)
-                    loaded.model.generate(
+                    output = loaded.model.generate(
                         **inputs,
                         **self._sampling(loaded, max_tokens),
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([_StopWhenCancelled()]),
                     )
+                    prompt_len = int(inputs["input_ids"].shape[1])
+                    counted.append(Usage(prompt_len, int(output.shape[1]) - prompt_len))
             except BaseException as exc:
                 failure.append(exc)
                 streamer.end()  # wake the consumer, which re-raises below
@@ -133,6 +136,7 @@ class LocalModel:
             worker.join()
         if failure:
             raise failure[0]
+        return counted[0] if counted else Usage()
 
     def _ensure_loaded(self) -> _Loaded:
         if self._loaded is None:

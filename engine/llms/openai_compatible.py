@@ -6,13 +6,13 @@ failure of the provider becomes ``ProviderError``; the API key never appears in 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import openai
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms import ChatMessage as LlamaChatMessage
-from llama_index.core.llms import MessageRole
+from llama_index.core.llms import ChatResponse, MessageRole
 from llama_index.llms.openai_like import OpenAILike
 
 from engine.llms.base import Generation, Prompt
@@ -47,6 +47,8 @@ class OpenAICompatibleModel:
         )
         self.model = model
         self.base_url = base_url
+        # Asked for token usage at the end of streams until a server refuses the option.
+        self._stream_usage = True
         self.timeout_s = timeout_s
         self._api_key = api_key or PLACEHOLDER_API_KEY
         # The openai client retries (with backoff, honouring Retry-After) on connection errors,
@@ -84,14 +86,44 @@ class OpenAICompatibleModel:
             usage=_usage_of(response.raw),
         )
 
-    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, None]:
-        """The server's reply, piece by piece as it is generated."""
+    def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, Usage]:
+        """The server's reply, piece by piece as it is generated, returning the token usage the
+        server reports in its last chunk (``stream_options.include_usage``)."""
+        usage = Usage()
         try:
-            for chunk in self._llm.stream_chat(_to_llama_messages(prompt), max_tokens=max_tokens):
+            for chunk in self._chunks(prompt, max_tokens):
                 if chunk.delta:
                     yield chunk.delta
+                reported = _usage_of(chunk.raw)
+                if reported.prompt_tokens is not None or reported.completion_tokens is not None:
+                    usage = reported
+        except GeneratorExit:
+            raise
         except Exception as exc:
             raise ProviderError(self._describe(exc), model=self.name) from None
+        return usage
+
+    def _chunks(self, prompt: Prompt, max_tokens: int) -> Iterator[ChatResponse]:
+        """The streamed chunks, asking for usage unless this server refused the option once."""
+        messages = _to_llama_messages(prompt)
+        if self._stream_usage:
+            chunks = self._llm.stream_chat(
+                messages, max_tokens=max_tokens, stream_options={"include_usage": True}
+            )
+            try:
+                first = next(chunks)  # the request is sent here
+            except StopIteration:
+                return
+            except openai.BadRequestError as exc:
+                if "stream_options" not in str(exc):
+                    raise
+                # An older OpenAI-compatible server: stream without usage from now on.
+                self._stream_usage = False
+            else:
+                yield first
+                yield from chunks
+                return
+        yield from self._llm.stream_chat(messages, max_tokens=max_tokens)
 
     def close(self) -> None:
         """Close the HTTP connections to the server."""

@@ -112,10 +112,18 @@ def test_concurrent_calls_each_get_their_answer(
 def test_stream_yields_the_same_text_as_generate(
     local_model: LocalModel, first_generation: Generation
 ) -> None:
-    pieces = list(local_model.stream(PROMPT, max_tokens=MAX_TOKENS))
+    stream = local_model.stream(PROMPT, max_tokens=MAX_TOKENS)
+    pieces: list[str] = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as ended:
+            usage = ended.value
+            break
 
     assert len(pieces) > 1
     assert "".join(pieces).strip() == first_generation.text
+    assert usage == first_generation.usage  # the same token counts as generate reports
 
 
 def test_closing_a_stream_early_frees_the_model(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -134,6 +134,39 @@ def test_stream_yields_the_reply_in_pieces(
     assert len(pieces) > 1
     assert "".join(pieces) == "The capital of France is Paris [1]."
     assert server.requests[0].body["stream"] is True
+
+
+def _drain(stream: Generator[str, None, Usage]) -> tuple[str, Usage]:
+    pieces: list[str] = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as ended:
+            return "".join(pieces), ended.value
+
+
+def test_stream_returns_the_usage_the_server_reports_last(
+    model: OpenAICompatibleModel, server: FakeOpenAIServer
+) -> None:
+    """Regression: streamed answers reported no token usage (none was asked for)."""
+    text, usage = _drain(model.stream(PROMPT, max_tokens=16))
+
+    assert text == "The capital of France is Paris [1]."
+    assert usage.prompt_tokens and usage.completion_tokens
+    assert server.requests[0].body["stream_options"] == {"include_usage": True}
+
+
+def test_a_server_refusing_stream_options_still_streams_without_usage(
+    model: OpenAICompatibleModel, server: FakeOpenAIServer
+) -> None:
+    server.refuse_stream_options = True
+
+    for _ in range(2):
+        text, usage = _drain(model.stream(PROMPT, max_tokens=16))
+        assert text == "The capital of France is Paris [1]."
+        assert usage == Usage()
+    sent = [r.body.get("stream_options") for r in server.requests]
+    assert sent == [{"include_usage": True}, None, None]  # asked once, then no more
 
 
 def test_rejected_key_raises_provider_error_without_the_key(
