@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Literal
 
+from ingest.batching import BatchRun, IngestResult, Outcome, Prepared, Report
 from ingest.chunking import SentenceChunker
 from ingest.parsers.base import ParsedDocument, ParseLimits
 from ingest.sources import RawSource
@@ -29,33 +28,11 @@ from kb.models import Chunk, Document
 from kb.registry import Registry, new_id
 from kb.store import VectorStore
 
+__all__ = ["IngestResult", "IngestionService", "Outcome", "ParseFn", "content_hash"]
+
 log = logging.getLogger(__name__)
 
-Outcome = Literal["created", "updated", "unchanged"]
-# Sources parsed and chunked ahead of the one being embedded (ingest_many).
-_LOOKAHEAD = 32
 ParseFn = Callable[[bytes, ParseLimits, str | None, str | None], ParsedDocument]
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A parsed, chunked source waiting for its vectors."""
-
-    raw: RawSource
-    digest: str
-    doc_id: str
-    title: str
-    media_type: str
-    chunks: list[Chunk]
-    existing: Document | None
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What ingesting one source did."""
-
-    document: Document
-    outcome: Outcome
 
 
 def content_hash(raw: RawSource) -> str:
@@ -94,128 +71,60 @@ class IngestionService:
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
 
-    def _lock(self, kb_id: str) -> threading.RLock:
-        with self._locks_guard:
-            return self._locks[kb_id]
-
     def ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
         """Ingest one source: unchanged content is skipped, changed content replaces the old."""
         self._registry.get_kb(kb_id)
-        with self._lock(kb_id):
-            prepared = self._prepare(kb_id, raw)
+        with self.lock(kb_id):
+            prepared = self.prepare(kb_id, raw)
             if isinstance(prepared, IngestResult):
                 return prepared
-            vectors = self._vectors(kb_id, [prepared])
-            return self._commit(kb_id, prepared, vectors)
+            return self.store(kb_id, [prepared])[0]
 
     def ingest_many(
         self,
         kb_id: str,
         raws: Iterable[RawSource],
-        on_done: Callable[[RawSource, IngestResult | KBError], None] | None = None,
+        on_done: Report | None = None,
         batch_chunks: int = 256,
     ) -> list[IngestResult | KBError]:
         """Ingest many sources, embedding their chunks in shared batches (much faster for many
-        small documents). A source that fails is reported, not raised; the others go on.
-
-        Sources are parsed and chunked by a worker thread, ``_LOOKAHEAD`` sources ahead, while
-        this thread embeds and stores (the embedding runtime releases the GIL). Preparing ahead
-        reads the registry without the knowledge base's lock, so each prepared source is checked
-        again under the lock before it is stored, and prepared again if its document changed
-        meanwhile (another upload of the same source, or the same source twice in ``raws``).
-        A source found unchanged ahead is reported unchanged at once, unless the same source
-        came earlier in ``raws`` (then it is looked at again under the lock).
-        """
+        small documents) while the next sources are parsed (``ingest.batching``). A source that
+        fails is reported, not raised; the others go on."""
         self._registry.get_kb(kb_id)
-        results: dict[int, IngestResult | KBError] = {}
-        pending: list[tuple[int, _Prepared]] = []
+        return BatchRun(self, kb_id, on_done, batch_chunks).run(raws)
 
-        def report(index: int, raw: RawSource, outcome: IngestResult | KBError) -> None:
-            results[index] = outcome
-            if on_done:
-                on_done(raw, outcome)
+    # -- the steps of a batch run (ingest.batching.BatchSteps) ---------------------------------
 
-        def flush() -> None:
-            current: list[tuple[int, _Prepared]] = []
-            stored = self._registry.find_documents_by_source(
-                kb_id, [prepared.raw.source for _, prepared in pending]
-            )
-            for index, prepared in pending:
-                if stored.get(prepared.raw.source) == prepared.existing:
-                    current.append((index, prepared))
-                    continue
-                try:
-                    again = self._prepare(kb_id, prepared.raw)
-                except KBError as exc:
-                    report(index, prepared.raw, exc)
-                    continue
-                if isinstance(again, IngestResult):
-                    report(index, prepared.raw, again)
-                else:
-                    current.append((index, again))
-            pending.clear()
-            if not current:
-                return
-            batch = [prepared for _, prepared in current]
-            vectors = self._vectors(kb_id, batch)
-            for (index, prepared), result in zip(
-                current, self._commit_batch(kb_id, batch, vectors), strict=True
-            ):
-                report(index, prepared.raw, result)
+    def lock(self, kb_id: str) -> threading.RLock:
+        """The knowledge base's write lock: one writer per knowledge base."""
+        with self._locks_guard:
+            return self._locks[kb_id]
 
-        def handle(index: int, raw: RawSource, ahead: Future[_Prepared | Document]) -> None:
-            try:
-                prepared: _Prepared | IngestResult | Document = ahead.result()
-            except KBError as exc:
-                report(index, raw, exc)
-                return
-            again = raw.source in seen
-            seen.add(raw.source)
-            with self._lock(kb_id):
-                if any(p.raw.source == raw.source for _, p in pending):
-                    flush()  # the same source twice: the second must see the first's result
-                # Unchanged when looked at ahead. That answer stands (this call's check came
-                # before any write that followed it) unless an earlier copy of the same source
-                # in this call was stored since, or new metadata must be saved.
-                if (
-                    isinstance(prepared, Document)
-                    and not again
-                    and (not raw.metadata or raw.metadata == prepared.metadata)
-                ):
-                    report(index, raw, IngestResult(prepared, "unchanged"))
-                    return
-                if isinstance(prepared, Document):
-                    try:
-                        prepared = self._prepare(kb_id, raw)
-                    except KBError as exc:
-                        report(index, raw, exc)
-                        return
-                if isinstance(prepared, IngestResult):
-                    report(index, raw, prepared)
-                    return
-                pending.append((index, prepared))
-                if sum(len(p.chunks) for _, p in pending) >= batch_chunks:
-                    flush()
+    def prepare(self, kb_id: str, raw: RawSource) -> Prepared | IngestResult:
+        """Parse and chunk a source, or report it unchanged. Stores nothing but metadata."""
+        digest, existing = self._look_up(kb_id, raw)
+        if existing and existing.content_hash == digest and existing.status == "ready":
+            if raw.metadata and raw.metadata != existing.metadata:
+                existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
+            return IngestResult(existing, "unchanged")
+        return self._chunked(kb_id, raw, digest, existing)
 
-        seen: set[str] = set()
-        waiting: deque[tuple[int, RawSource, Future[_Prepared | Document]]] = deque()
-        with ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as worker:
-            try:
-                for index, raw in enumerate(raws):
-                    waiting.append((index, raw, worker.submit(self._prepare_ahead, kb_id, raw)))
-                    while waiting and (len(waiting) > _LOOKAHEAD or waiting[0][2].done()):
-                        handle(*waiting.popleft())
-                while waiting:
-                    handle(*waiting.popleft())
-            finally:
-                for _, _, ahead in waiting:
-                    ahead.cancel()
-        with self._lock(kb_id):
-            if pending:
-                flush()
-        return [results[i] for i in sorted(results)]
+    def prepare_ahead(self, kb_id: str, raw: RawSource) -> Prepared | Document:
+        """Parse and chunk a source outside the lock; its stored document when unchanged."""
+        digest, existing = self._look_up(kb_id, raw)
+        if existing and existing.content_hash == digest and existing.status == "ready":
+            return existing
+        return self._chunked(kb_id, raw, digest, existing)
 
-    def _vectors(self, kb_id: str, batch: list[_Prepared]) -> list[list[float]]:
+    def stored_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
+        """The documents stored for these sources, by source."""
+        return self._registry.find_documents_by_source(kb_id, sources)
+
+    def store(self, kb_id: str, batch: list[Prepared]) -> list[IngestResult]:
+        """Embed prepared sources and store them (the caller holds the lock)."""
+        return self._commit_batch(kb_id, batch, self._vectors(kb_id, batch))
+
+    def _vectors(self, kb_id: str, batch: list[Prepared]) -> list[list[float]]:
         """A vector per chunk of ``batch``, in order. Chunks whose text is unchanged from the
         document's stored version keep their vector; only new text is embedded (an edited page
         re-embeds the passages that changed, not the whole page)."""
@@ -237,22 +146,6 @@ class IngestionService:
         known.update(zip(fresh, self._embedder.embed(fresh), strict=True))
         return [known[t] for t in texts]
 
-    def _prepare(self, kb_id: str, raw: RawSource) -> _Prepared | IngestResult:
-        """Parse and chunk a source, or report it unchanged. Stores nothing but metadata."""
-        digest, existing = self._look_up(kb_id, raw)
-        if existing and existing.content_hash == digest and existing.status == "ready":
-            if raw.metadata and raw.metadata != existing.metadata:
-                existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
-            return IngestResult(existing, "unchanged")
-        return self._chunked(kb_id, raw, digest, existing)
-
-    def _prepare_ahead(self, kb_id: str, raw: RawSource) -> _Prepared | Document:
-        """Parse and chunk a source outside the lock; its stored document when unchanged."""
-        digest, existing = self._look_up(kb_id, raw)
-        if existing and existing.content_hash == digest and existing.status == "ready":
-            return existing
-        return self._chunked(kb_id, raw, digest, existing)
-
     def _look_up(self, kb_id: str, raw: RawSource) -> tuple[str, Document | None]:
         """The source's content hash and the document it was stored as, if any."""
         if len(raw.data) > self._max_bytes:
@@ -264,22 +157,17 @@ class IngestionService:
 
     def _chunked(
         self, kb_id: str, raw: RawSource, digest: str, existing: Document | None
-    ) -> _Prepared:
+    ) -> Prepared:
         parsed = self._parse(raw.data, self._limits, raw.filename, raw.declared_type)
         doc_id = existing.id if existing else new_id("doc")
         title = raw.title or parsed.title or raw.filename or raw.source
         chunks = self._make_chunks(kb_id, doc_id, digest[:16], title, raw.source, parsed)
         if not chunks:
             raise NoExtractableText("The document holds no text to index.")
-        return _Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing)
-
-    def _commit(
-        self, kb_id: str, prepared: _Prepared, vectors: Sequence[Sequence[float]]
-    ) -> IngestResult:
-        return self._commit_batch(kb_id, [prepared], vectors)[0]
+        return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing)
 
     def _commit_batch(
-        self, kb_id: str, batch: list[_Prepared], vectors: Sequence[Sequence[float]]
+        self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
     ) -> list[IngestResult]:
         """Write the new versions, switch the registry to them in one transaction, then drop
         the older versions."""
@@ -349,14 +237,14 @@ class IngestionService:
 
     def delete_document(self, kb_id: str, doc_id: str) -> Document:
         """Remove a document's record and its chunks."""
-        with self._lock(kb_id):
+        with self.lock(kb_id):
             document = self._registry.delete_document(kb_id, doc_id)
             self._store.delete_document(kb_id, doc_id)
             self._lexical.delete_document(kb_id, doc_id)
         return document
 
 
-def _document(kb_id: str, prepared: _Prepared, now: datetime) -> Document:
+def _document(kb_id: str, prepared: Prepared, now: datetime) -> Document:
     existing = prepared.existing
     return Document(
         id=prepared.doc_id,
