@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator
 
-from engine.llms.base import AnswerModel, Generation
+from engine.llms.base import AnswerModel, Generation, Prompt
 from engine.llms.registry import ModelRegistry
-from engine.prompts import NOT_FOUND_ANSWER, build_prompt
+from engine.prompts import NOT_FOUND_ANSWER, Asker, build_prompt
 from engine.retrieve import Retriever, SearchFilters, SearchRequest
 from engine.streaming import Delta, Finished, MarkerFilter, ModelRun, StreamEvent, model_pieces
 from kb.models import Answer, Citation, Passage
@@ -64,13 +64,15 @@ class QueryService:
         top_k: int = 5,
         filters: SearchFilters | None = None,
         mode: str | None = None,
+        asker: Asker | None = None,
     ) -> Answer:
         """A grounded answer, or an honest "not in the knowledge base"."""
         llm = self.model_for(kb_id, model)
         passages = self._search(kb_id, question, top_k, filters, mode)
         if not passages:
             return Answer(NOT_FOUND_ANSWER, [], llm.name, grounded=False)
-        generation = llm.generate(build_prompt(question, passages), self._max_new_tokens)
+        prompt = build_prompt(question, passages, asker)
+        generation = llm.generate(prompt, self._max_new_tokens)
         return finish_answer(generation, passages)
 
     def stream(
@@ -81,6 +83,7 @@ class QueryService:
         top_k: int = 5,
         filters: SearchFilters | None = None,
         mode: str | None = None,
+        asker: Asker | None = None,
     ) -> Generator[StreamEvent, None, None]:
         """Like ``answer``, as events: text deltas as generated, then the checked answer.
 
@@ -89,7 +92,7 @@ class QueryService:
         """
         llm = self.model_for(kb_id, model)
         passages = self._search(kb_id, question, top_k, filters, mode)
-        return self._stream(llm, question, passages)
+        return self._stream(llm, build_prompt(question, passages, asker), passages)
 
     def _search(
         self,
@@ -105,7 +108,7 @@ class QueryService:
         return self._retriever.search(kb_id, request)
 
     def _stream(
-        self, llm: AnswerModel, question: str, passages: list[Passage]
+        self, llm: AnswerModel, prompt: Prompt, passages: list[Passage]
     ) -> Generator[StreamEvent, None, None]:
         if not passages:
             yield Delta(NOT_FOUND_ANSWER)
@@ -113,7 +116,7 @@ class QueryService:
             return
         run = ModelRun(llm.name)
         markers = MarkerFilter(len(passages))
-        pieces = model_pieces(llm, build_prompt(question, passages), self._max_new_tokens, run)
+        pieces = model_pieces(llm, prompt, self._max_new_tokens, run)
         parts: list[str] = []
         try:
             for piece in pieces:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from engine.answer import QueryService
+from engine.prompts import Asker
 from engine.rewrite import QuestionRewriter, Turn
 from engine.streaming import Finished, StreamEvent
 from kb.conversations import (
@@ -87,7 +88,11 @@ class ConversationService:
         """Answer a message, storing it and the reply."""
         turn = self._prepare(message)
         answer = self._queries.answer(
-            turn.conversation.kb_id, turn.standalone, model=message.model, top_k=message.top_k
+            turn.conversation.kb_id,
+            turn.standalone,
+            model=message.model,
+            top_k=message.top_k,
+            asker=self._asker(message.user_id),
         )
         user = self._store_user(turn, message)
         bot = self._store_bot(turn.conversation, answer)
@@ -100,7 +105,11 @@ class ConversationService:
         """
         turn = self._prepare(message)
         events = self._queries.stream(
-            turn.conversation.kb_id, turn.standalone, model=message.model, top_k=message.top_k
+            turn.conversation.kb_id,
+            turn.standalone,
+            model=message.model,
+            top_k=message.top_k,
+            asker=self._asker(message.user_id),
         )
         user = self._store_user(turn, message)
         return self._relay(turn.conversation, user, events)
@@ -153,6 +162,13 @@ class ConversationService:
     def save_profile(self, profile: UserProfile) -> UserProfile:
         """Create or replace a user's profile."""
         return self._repo.put_profile(profile)
+
+    def _asker(self, user_id: str) -> Asker | None:
+        """Who is asking, from the user's profile (None when it says nothing)."""
+        profile = self._repo.get_profile(user_id)
+        if not (profile.name or profile.language or profile.plan):
+            return None
+        return Asker(profile.name, profile.language, profile.plan)
 
     def _prepare(self, message: UserMessage) -> _Turn:
         text = message.action.payload if message.action else message.text

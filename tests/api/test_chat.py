@@ -204,3 +204,35 @@ def test_a_follow_up_is_rewritten_by_the_knowledge_bases_default_model(
     standalone = follow_up["user_message"]["standalone_question"]
     assert standalone == "How much does the Aurora lamp cost?"
     assert len(provider.requests) == asked + 2  # the rewrite, then the answer
+
+
+def test_the_users_profile_reaches_the_answering_model(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Regression: profiles were stored and returned but never told to the model."""
+    with FakeOpenAIServer(reply="Elle coûte 39 euros [1].") as provider:
+        settings = make_settings(tmp_path / "data", llm__openai_base_url=provider.base_url)
+        container = build_container(settings, embedder=embedder)
+        with TestClient(create_app(container), headers=admin_headers(container)) as client:
+            kb = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+            client.post(f"/v1/kbs/{kb}/documents", json={"title": "Aurora lamp", "text": LAMP})
+            profile = {"name": "Ana", "language": "French", "plan": "Pro"}
+            assert client.put("/v1/users/u9/profile", json=profile).status_code == 200
+            reply = _send(
+                client,
+                kb_id=kb,
+                user_id="u9",
+                text="How much does the Aurora lamp cost?",
+                model="openai-compatible",
+            )
+            other = _send(
+                client,
+                kb_id=kb,
+                user_id="u10",
+                text="How much does the Aurora lamp cost?",
+                model="openai-compatible",
+            )
+    assert reply["grounded"] is True and other["grounded"] is True
+    prompts = [r.body["messages"][-1]["content"] for r in provider.requests]
+    assert "name: Ana; plan: Pro" in prompts[0] and "Answer in French." in prompts[0]
+    assert "About the person asking" not in prompts[1] and "Answer in" not in prompts[1]
