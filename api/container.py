@@ -100,7 +100,10 @@ def build_container(
         backend=settings.embedding.backend,
     )
     chunker = SentenceChunker(
-        settings.chunking.chunk_size, settings.chunking.chunk_overlap, embedder.count_tokens
+        settings.chunking.chunk_size,
+        settings.chunking.chunk_overlap,
+        embedder.count_tokens,
+        embedder.word_token_spans,
     )
     limits = ParseLimits(
         max_pdf_pages=settings.ingest.max_pdf_pages,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import string
+import threading
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from llama_index.core.node_parser import SentenceSplitter
@@ -11,6 +15,9 @@ from llama_index.core.node_parser import SentenceSplitter
 from ingest.parsers.base import ParsedDocument
 
 Tokenizer = Callable[[str], list[int]]
+# Character spans of a text's tokens, or None when the tokenizer does not cut words at
+# whitespace and punctuation first (see SentenceTransformerEmbedder.word_token_spans).
+WordSpans = Callable[[str], list[tuple[int, int]] | None]
 
 
 @dataclass(frozen=True)
@@ -29,17 +36,37 @@ class ChunkSpan:
 class SentenceChunker:
     """Cuts text into passages of about ``chunk_size`` tokens on sentence boundaries."""
 
-    def __init__(self, chunk_size: int, chunk_overlap: int, tokenizer: Tokenizer) -> None:
+    def __init__(
+        self,
+        chunk_size: int,
+        chunk_overlap: int,
+        tokenizer: Tokenizer,
+        word_spans: WordSpans | None = None,
+    ) -> None:
         if chunk_overlap >= chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
+        self._tokenizer = tokenizer
+        self._word_spans = word_spans
+        self._local = threading.local()  # the section being split, per thread
         # The tokenizer is the embedding model's own, so a chunk fits what the model reads;
         # llama-index's default (tiktoken) would also try to download its vocabulary.
         self._splitter = SentenceSplitter(
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
-            tokenizer=tokenizer,
+            tokenizer=self._tokens,
             paragraph_separator="\n\n",
         )
+
+    def _tokens(self, text: str) -> Sequence[int]:
+        """The splitter's tokenizer; it only ever takes the length of the result.
+
+        The splitter sizes a section, then its paragraphs, then their sentences, tokenising the
+        same text two or three times over; with word spans the section is tokenised once and
+        each part is counted from that (the parts come in document order).
+        """
+        sizes: _PartSizes | None = getattr(self._local, "sizes", None)
+        count = sizes.count(text) if sizes is not None else None
+        return range(count) if count is not None else self._tokenizer(text)
 
     def split(self, doc: ParsedDocument) -> list[ChunkSpan]:
         """The document's passages in order, each located in the document text.
@@ -66,9 +93,15 @@ class SentenceChunker:
         return spans
 
     def _split_section(self, section: str) -> list[tuple[int, str]]:
+        spans = self._word_spans(section) if self._word_spans and section else None
+        self._local.sizes = _PartSizes(section, spans) if spans is not None else None
+        try:
+            texts = self._splitter.split_text(section)
+        finally:
+            self._local.sizes = None
         found = []
         cursor = 0
-        for text in self._splitter.split_text(section):
+        for text in texts:
             text = text.strip()
             if not text:
                 continue
@@ -77,6 +110,49 @@ class SentenceChunker:
             cursor = offset + 1
             found.append((offset, text))
         return found
+
+
+class _PartSizes:
+    """Token counts of parts of one section, from one tokenisation of the whole section.
+
+    A part that starts and ends where the tokenizer cuts words (whitespace or punctuation on
+    either side) holds exactly the tokens inside it; any other part returns None, and the
+    caller tokenises it on its own.
+    """
+
+    def __init__(self, section: str, spans: list[tuple[int, int]]) -> None:
+        self._section = section
+        self._starts = [start for start, _ in spans]
+        self._ends = [end for _, end in spans]
+        self._cursor = 0
+
+    def count(self, part: str) -> int | None:
+        """Tokens of ``part``, looked for from the previous part's start, or None."""
+        at = self._section.find(part, self._cursor) if part else -1
+        if at < 0:
+            return None
+        self._cursor = at
+        end = at + len(part)
+        if not (self._is_cut(at) and self._is_cut(end)):
+            return None
+        return bisect_right(self._ends, end) - bisect_left(self._starts, at)
+
+    def _is_cut(self, index: int) -> bool:
+        if index in (0, len(self._section)):
+            return True
+        return _splits_words(self._section[index - 1]) or _splits_words(self._section[index])
+
+
+def _splits_words(char: str) -> bool:
+    """Whether BERT's pre-tokenizer cuts words at ``char`` (its whitespace and punctuation)."""
+    if char in " \t\n\r":
+        return True
+    category = unicodedata.category(char)
+    return char in _ASCII_PUNCTUATION or category == "Zs" or category.startswith("P")
+
+
+# BERT counts every ASCII symbol as punctuation ($, +, <, ^, ` ...), not only category P.
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(\S[^\n]*)$", re.M)

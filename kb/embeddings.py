@@ -142,6 +142,7 @@ class SentenceTransformerEmbedder:
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None
+        self._counting: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -179,7 +180,39 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> list[int]:
         """Token ids of ``text`` under the model's tokenizer (used to size chunks)."""
-        return list(self.model.tokenizer.encode(text, add_special_tokens=False))
+        counting = self._counting_tokenizer()
+        if counting is None:
+            return list(self.model.tokenizer.encode(text, add_special_tokens=False))
+        return list(counting.encode(text, add_special_tokens=False).ids)
+
+    def word_token_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """Character spans of ``text``'s tokens, when the tokenizer cuts words at whitespace and
+        punctuation before splitting them into tokens (WordPiece, the BERT family): then a
+        part of ``text`` that starts and ends at such a cut holds exactly the tokens it would
+        have alone, so a chunker can size every part from one pass. None for other tokenizers.
+        """
+        counting = self._counting_tokenizer()
+        if counting is None or type(counting.pre_tokenizer).__name__ != "BertPreTokenizer":
+            return None
+        return list(counting.encode(text, add_special_tokens=False).offsets)
+
+    def _counting_tokenizer(self) -> Any:
+        """A private copy of the model's fast tokenizer, never truncating or padding.
+
+        Embedding reconfigures the model's own tokenizer on every call (truncation on), which
+        races with counting on another thread ("Already borrowed") and would cap the counts.
+        """
+        if self._counting is None:
+            backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                return None
+            from tokenizers import Tokenizer
+
+            copy = Tokenizer.from_str(backend.to_str())
+            copy.no_truncation()
+            copy.no_padding()
+            self._counting = copy
+        return self._counting
 
     @property
     def max_seq_length(self) -> int:

@@ -9,14 +9,30 @@ from typing import Any
 
 import numpy as np
 
-from kb.onnx_export import META_FILE, MODEL_FILE, ensure_int8_export
+from kb.onnx_export import (
+    META_FILE,
+    MODEL_FILE,
+    UNFUSED_SESSION_OPTIMIZERS,
+    ensure_int8_export,
+)
+
+
+def new_session(model_file: Path, options: Any = None) -> Any:
+    """An ONNX Runtime CPU session for an exported model, with the slow fusions turned off."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(
+        str(model_file),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=UNFUSED_SESSION_OPTIMIZERS,
+    )
 
 
 class OnnxSentenceEncoder:
     """The exported model plus its tokenizer; ``encode`` mirrors SentenceTransformer.encode."""
 
     def __init__(self, export_dir: Path) -> None:
-        import onnxruntime as ort
         from transformers import AutoTokenizer
 
         meta = json.loads((export_dir / META_FILE).read_text())
@@ -30,9 +46,7 @@ class OnnxSentenceEncoder:
             "input_ids": self.tokenizer.pad_token_id or 0,
             "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0) or 0,
         }
-        self._session = ort.InferenceSession(
-            str(export_dir / MODEL_FILE), providers=["CPUExecutionProvider"]
-        )
+        self._session = new_session(export_dir / MODEL_FILE)
 
     def encode(
         self,

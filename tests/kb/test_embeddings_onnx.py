@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder, extract_bundled_minilm, sha256_file
-from kb.onnx_embeddings import OnnxSentenceEncoder
-from kb.onnx_export import META_FILE, MODEL_FILE, cpu_isa, export_dir_for
+from kb.onnx_embeddings import OnnxSentenceEncoder, new_session
+from kb.onnx_export import FP32_NODES, META_FILE, MODEL_FILE, cpu_isa, export_dir_for
 from kb.settings import Settings
 from tests.conftest import MODEL_CACHE, make_settings
 
@@ -65,6 +65,27 @@ def test_int8_vectors_stay_close_to_fp32(
     assert (np.sum(fast * slow, axis=1) >= 0.98).all()
     assert int8.max_seq_length == fp32.max_seq_length == 256
     assert int8.count_tokens("Tomato soup") == fp32.count_tokens("Tomato soup")
+
+
+def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Path) -> None:
+    """Fused attention and int8 products, but no SkipLayerNormalization (a slow CPU kernel),
+    neither in the file nor in the session's optimised graph, and the first feed-forward
+    output in fp32 (accuracy)."""
+    import onnx
+    import onnxruntime as ort
+
+    model_file = export_dir(onnx_cache) / MODEL_FILE
+    graph = onnx.load(str(model_file)).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("QAttention") == 6 and "LayerNormalization" in ops
+    assert "SkipLayerNormalization" not in ops
+    kept = [node for node in graph.node if node.name in FP32_NODES]
+    assert [node.op_type for node in kept] == ["MatMul"]
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    new_session(model_file, options)
+    optimized = [node.op_type for node in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+    assert "LayerNormalization" in optimized and "SkipLayerNormalization" not in optimized
 
 
 def test_export_is_reused(model_dir: str, onnx_cache: Path) -> None:
