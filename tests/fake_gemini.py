@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -32,15 +33,24 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
         fake = self.server.fake
         headers = {name.lower(): value for name, value in self.headers.items()}
-        fake.requests.append({"path": self.path, "headers": headers, "body": body})
+        fake.requests.append(
+            {"path": self.path, "headers": headers, "body": body, "at": time.monotonic()}
+        )
         match = _PATH.match(self.path)
         if match is None:
             self._json(404, _error(404, "NOT_FOUND", f"Unknown path {self.path}"))
-        elif fake.fail_status is not None:
+        elif fake.fail_status is not None and (
+            fake.fail_times is None or len(fake.requests) <= fake.fail_times
+        ):
             # Real providers echo (part of) the key they got; the client must not leak it.
             key = self.headers.get("x-goog-api-key", "")
             status = _STATUS_NAMES.get(fake.fail_status, "UNAVAILABLE")
-            self._json(fake.fail_status, _error(fake.fail_status, status, f"Bad key {key}."))
+            error = _error(fake.fail_status, status, f"Bad key {key}.")
+            if fake.retry_delay is not None:
+                retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo"}
+                error["error"]["details"] = [retry_info | {"retryDelay": fake.retry_delay}]
+            extra = {"Retry-After": fake.retry_after} if fake.retry_after is not None else {}
+            self._json(fake.fail_status, error, extra)
         elif match["method"] == "streamGenerateContent":
             if "alt=sse" not in self.path:
                 self._json(400, _error(400, "INVALID_ARGUMENT", "only alt=sse is spoken here"))
@@ -49,9 +59,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(200, _response(body, match["model"], fake.reply, final=True))
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
+    def _json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -99,13 +113,20 @@ def _response(body: dict[str, Any], model: str, text: str, final: bool) -> dict[
 
 
 class FakeGeminiServer(LoopbackServer):
-    """A Gemini API server on a free port; set ``reply`` or ``fail_status``."""
+    """A Gemini API server on a free port; set ``reply`` or ``fail_status``.
+
+    ``fail_times`` limits the failures to the first requests; ``retry_after`` (a header) and
+    ``retry_delay`` (a ``RetryInfo`` detail such as ``"1s"``) say when to come back.
+    """
 
     handler = _Handler
 
     def __init__(self, reply: str = "This is a fake reply.") -> None:
         self.reply = reply
         self.fail_status: int | None = None
+        self.fail_times: int | None = None
+        self.retry_after: str | None = None
+        self.retry_delay: str | None = None
         self.requests: list[dict[str, Any]] = []
         super().__init__()
 

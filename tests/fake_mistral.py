@@ -28,22 +28,31 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
         fake = self.server.fake
         headers = {name.lower(): value for name, value in self.headers.items()}
-        fake.requests.append({"path": self.path, "headers": headers, "body": body})
+        fake.requests.append(
+            {"path": self.path, "headers": headers, "body": body, "at": time.monotonic()}
+        )
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._json(404, {"detail": "Not Found"})
-        elif fake.fail_status is not None:
+        elif fake.fail_status is not None and (
+            fake.fail_times is None or len(fake.requests) <= fake.fail_times
+        ):
             # Real providers echo (part of) the key they got; the client must not leak it.
             key = self.headers.get("authorization", "").removeprefix("Bearer ")
             message = {"object": "error", "message": f"Refused for key {key}.", "type": "error"}
-            self._json(fake.fail_status, message)
+            extra = {"Retry-After": fake.retry_after} if fake.retry_after is not None else {}
+            self._json(fake.fail_status, message, extra)
         elif body.get("stream"):
             self._stream(body, fake.reply)
         else:
             self._json(200, _completion(body, fake.reply))
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
+    def _json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -103,13 +112,16 @@ def _completion(body: dict[str, Any], reply: str) -> dict[str, Any]:
 
 
 class FakeMistralServer(LoopbackServer):
-    """A Mistral chat API server on a free port; set ``reply`` or ``fail_status``."""
+    """A Mistral chat API server on a free port; set ``reply`` or ``fail_status``
+    (``fail_times``: only the first requests fail; ``retry_after``: the header they carry)."""
 
     handler = _Handler
 
     def __init__(self, reply: str = "This is a fake reply.") -> None:
         self.reply = reply
         self.fail_status: int | None = None
+        self.fail_times: int | None = None
+        self.retry_after: str | None = None
         self.requests: list[dict[str, Any]] = []
         super().__init__()
 

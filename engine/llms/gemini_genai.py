@@ -1,12 +1,15 @@
 """Answering with Google's Gemini models through the official ``google-genai`` client.
 
-The client retries 408/429/5xx answers with exponential backoff (``max_retries`` times); a
-stream is not retried once it has started. Every failure becomes ``ProviderError``; the API key
+408/429/5xx answers are retried here (``max_retries`` times), waiting as long as the server asks
+(``Retry-After``, or Google's ``RetryInfo.retryDelay`` in the error body), else with exponential
+backoff; the client's own retries are off, since they ignore both. A stream is retried until its
+first piece arrives, not after. Every failure becomes ``ProviderError``; the API key
 never appears in its detail.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -14,6 +17,7 @@ from google import genai
 from google.genai import errors, types
 
 from engine.llms.base import Generation, Prompt
+from engine.llms.retry import hinted_delay_s, next_delay_s
 from kb.errors import ProviderError
 from kb.models import Usage
 
@@ -39,12 +43,9 @@ class GeminiModel:
         self.timeout_s = timeout_s
         self._api_key = api_key
         self._temperature = temperature
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
         self._where = f"Gemini API at {base_url or 'generativelanguage.googleapis.com'}"
-        retries = types.HttpRetryOptions(
-            attempts=max_retries + 1,
-            initial_delay=backoff_s,
-            http_status_codes=_RETRYABLE,
-        )
         self._client = genai.Client(
             api_key=api_key,
             # vertexai=False: never pick up Vertex AI settings from the environment.
@@ -55,41 +56,63 @@ class GeminiModel:
                 base_url=base_url,
                 api_version="v1beta",
                 timeout=int(timeout_s * 1000),
-                retry_options=retries,
+                retry_options=types.HttpRetryOptions(attempts=1),  # retried in this class
             ),
         )
 
     def generate(self, prompt: Prompt, max_tokens: int) -> Generation:
         """Gemini's reply to the prompt's messages."""
-        try:
-            response = self._client.models.generate_content(**self._request(prompt, max_tokens))
-            text = _text(response)
-        except Exception as exc:
-            # `from None`: the original exception (and its request) may carry the key.
-            raise ProviderError(self._describe(exc), model=self.name) from None
-        return Generation(text.strip(), self.name, _usage(response.usage_metadata))
+        attempt = 0
+        while True:
+            try:
+                response = self._client.models.generate_content(**self._request(prompt, max_tokens))
+                text = _text(response)
+                return Generation(text.strip(), self.name, _usage(response.usage_metadata))
+            except Exception as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    # `from None`: the original exception (and its request) may carry the key.
+                    raise ProviderError(self._describe(exc), model=self.name) from None
+            time.sleep(delay)
+            attempt += 1
 
     def stream(self, prompt: Prompt, max_tokens: int) -> Generator[str, None, Usage]:
         """Gemini's reply piece by piece, returning the token usage of the last chunk."""
         usage = Usage()
-        try:
-            chunks = self._client.models.generate_content_stream(
-                **self._request(prompt, max_tokens)
-            )
-            for chunk in chunks:
-                if text := _text(chunk):
-                    yield text
-                if chunk.usage_metadata is not None:
-                    usage = _usage(chunk.usage_metadata)
-        except GeneratorExit:
-            raise
-        except Exception as exc:
-            raise ProviderError(self._describe(exc), model=self.name) from None
-        return usage
+        attempt, started = 0, False
+        while True:
+            try:
+                chunks = self._client.models.generate_content_stream(
+                    **self._request(prompt, max_tokens)
+                )
+                for chunk in chunks:
+                    started = True
+                    if text := _text(chunk):
+                        yield text
+                    if chunk.usage_metadata is not None:
+                        usage = _usage(chunk.usage_metadata)
+                return usage
+            except GeneratorExit:
+                raise
+            except Exception as exc:
+                delay = None if started else self._retry_delay(exc, attempt)
+                if delay is None:
+                    raise ProviderError(self._describe(exc), model=self.name) from None
+            time.sleep(delay)
+            attempt += 1
 
     def close(self) -> None:
         """Close the HTTP connections."""
         self._client.close()
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before trying again, or None when this failure is final."""
+        if attempt >= self._max_retries:
+            return None
+        if not isinstance(exc, errors.APIError) or exc.code not in _RETRYABLE:
+            return None
+        headers = getattr(exc.response, "headers", None)
+        return next_delay_s(attempt, self._backoff_s, hinted_delay_s(headers, exc.details))
 
     def _request(self, prompt: Prompt, max_tokens: int) -> dict[str, Any]:
         # Gemini takes the system prompt apart from the turns, and calls the assistant "model".

@@ -1,9 +1,10 @@
 """Answering with Mistral's models through the official ``mistralai`` client.
 
-The client's own retries are bounded by elapsed time, not by count, so they are switched off and
-``generate`` retries 429 and 5xx answers (and connection errors) here, ``max_retries`` times with
-exponential backoff; a stream is not retried once it has started. Every failure becomes
-``ProviderError``; the API key never appears in its detail.
+The client's own retries are bounded by elapsed time, not by count, so they are switched off
+and ``generate`` retries 429 and 5xx answers (and connection errors) here, ``max_retries``
+times, waiting as long as ``Retry-After`` asks, else with exponential backoff; a stream is not
+retried once it has started. Every failure becomes ``ProviderError``; the API key never appears
+in its detail.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mistralai.client.errors import MistralError
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 
 from engine.llms.base import Generation, Prompt
+from engine.llms.retry import hinted_delay_s, next_delay_s
 from kb.errors import ProviderError
 from kb.models import Usage
 
@@ -62,10 +64,11 @@ class MistralModel:
                 response = self._client.chat.complete(**self._request(prompt, max_tokens))
                 break
             except Exception as exc:
-                if not _retryable(exc) or attempt == self._max_retries:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
                     # `from None`: the original exception (and its request) may carry the key.
                     raise ProviderError(self._describe(exc), model=self.name) from None
-                time.sleep(self._backoff_s * 2**attempt)
+                time.sleep(delay)
         if not response.choices:
             raise ProviderError(f"{self._where} sent no choices", model=self.name)
         message = response.choices[0].message
@@ -92,6 +95,13 @@ class MistralModel:
     def close(self) -> None:
         """Close the HTTP connections."""
         self._client.__exit__(None, None, None)
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float | None:
+        """Seconds to wait before trying again, or None when this failure is final."""
+        if not _retryable(exc) or attempt == self._max_retries:
+            return None
+        headers = exc.raw_response.headers if isinstance(exc, MistralError) else None
+        return next_delay_s(attempt, self._backoff_s, hinted_delay_s(headers))
 
     def _request(self, prompt: Prompt, max_tokens: int) -> dict[str, Any]:
         return {

@@ -78,8 +78,35 @@ def test_errors_become_provider_errors_without_the_key(
         _model(gemini, max_retries=1).generate(PROMPT, 64)
     assert f"HTTP {status}" in failure.value.detail and KEY not in failure.value.detail
     assert "Bad key ***" in failure.value.detail
-    # 5xx is retried by the client (with backoff), 400 is not.
+    # 5xx is retried (with backoff), 400 is not.
     assert len(gemini.requests) == (2 if status == 503 else 1)
+
+
+@pytest.mark.parametrize("hint", ["header", "retry_info"])
+def test_retries_wait_as_long_as_the_server_asks(gemini: FakeGeminiServer, hint: str) -> None:
+    """A 429 saying "come back in 1 s" is retried after 1 s, not after the 10 ms backoff."""
+    gemini.fail_status, gemini.fail_times = 429, 1
+    if hint == "header":
+        gemini.retry_after = "1"
+    else:
+        gemini.retry_delay = "1s"
+    assert _model(gemini, max_retries=2).generate(PROMPT, 64).text
+    first, second = gemini.requests
+    assert second["at"] - first["at"] >= 0.95
+
+
+def test_a_stream_is_retried_until_it_starts(gemini: FakeGeminiServer) -> None:
+    gemini.fail_status, gemini.fail_times, gemini.retry_after = 503, 1, "0"
+    assert "".join(_model(gemini, max_retries=1).stream(PROMPT, 64)).strip()
+    assert len(gemini.requests) == 2
+
+
+def test_a_hint_longer_than_we_wait_ends_the_retries(gemini: FakeGeminiServer) -> None:
+    gemini.fail_status, gemini.retry_delay = 429, "3600s"
+    with pytest.raises(ProviderError) as failure:
+        _model(gemini, max_retries=3).generate(PROMPT, 64)
+    assert "HTTP 429" in failure.value.detail
+    assert len(gemini.requests) == 1
 
 
 def test_stream_error_becomes_a_provider_error(gemini: FakeGeminiServer) -> None:

@@ -71,6 +71,13 @@ def test_errors_become_provider_errors_without_the_key(
     assert len(mistral.requests) == (2 if status == 503 else 1)
 
 
+def test_retries_wait_as_long_as_retry_after_asks(mistral: FakeMistralServer) -> None:
+    mistral.fail_status, mistral.fail_times, mistral.retry_after = 429, 1, "1"
+    assert _model(mistral, max_retries=2).generate(PROMPT, 64).text
+    first, second = mistral.requests
+    assert second["at"] - first["at"] >= 0.95
+
+
 def test_stream_error_becomes_a_provider_error(mistral: FakeMistralServer) -> None:
     mistral.fail_status = 500
     with pytest.raises(ProviderError) as failure:
