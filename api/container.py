@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from api.webhooks import WebhookDispatcher, WebhookService
+from api.webhook_delivery import WebhookDispatcher
+from api.webhooks import WebhookService
 from engine.answer import QueryService
 from engine.conversation import ConversationService
 from engine.llms.registry import ModelRegistry

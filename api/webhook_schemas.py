@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kb.events import EventName
 from kb.leads import Lead, LeadIn
-from kb.webhooks import Delivery, DeliveryStatus, Webhook
+from kb.webhook_records import Delivery, DeliveryStatus, Webhook
 
 Subscribable = EventName | Literal["*"]
 # A pragmatic address check (RFC 5321 lengths, a dotted domain, no spaces or angle brackets);

@@ -7,179 +7,33 @@ the receiver answered.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.errors import DeliveryNotFound, WebhookNotFound
 from kb.events import Event
 from kb.registry import Base, new_id
 from kb.secrets import SecretBox
-
-DeliveryStatus = Literal["pending", "succeeded", "failed", "retrying"]
-# Deliveries the worker still has to send.
-OPEN: tuple[DeliveryStatus, ...] = ("pending", "retrying")
-ALL_EVENTS = "*"
-SNIPPET_CHARS = 200
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class WebhookRow(Base):
-    __tablename__ = "webhooks"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    url: Mapped[str] = mapped_column(String(2048))
-    events: Mapped[list[str]] = mapped_column(JSON, default=list)
-    description: Mapped[str] = mapped_column(String(500), default="")
-    secret_encrypted: Mapped[str] = mapped_column(Text)
-    # The secret before the last rotation, still signing until it expires.
-    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
-    previous_expires_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Deliveries that ended failed since the last success; past a limit the subscription is
-    # paused with the reason (re-activated by PATCH active=true).
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    disabled_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class DeliveryRow(Base):
-    __tablename__ = "webhook_deliveries"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    webhook_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
-    )
-    event: Mapped[str] = mapped_column(String(64))
-    event_id: Mapped[str] = mapped_column(String(64), index=True)
-    body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    last_response: Mapped[str | None] = mapped_column(Text, nullable=True)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True, index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """A subscription as shown to callers: never its secret."""
-
-    id: str
-    url: str
-    events: tuple[str, ...]
-    description: str
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    consecutive_failures: int = 0
-    disabled_reason: str | None = None
-
-    def wants(self, event_type: str) -> bool:
-        """Whether events of this type go to this subscription."""
-        return self.active and (ALL_EVENTS in self.events or event_type in self.events)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One event sent (or to be sent) to one subscription, with its attempts so far."""
-
-    id: str
-    webhook_id: str
-    event: str
-    event_id: str
-    body: str
-    status: DeliveryStatus
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    last_response: str | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """The outcome of one attempt, recorded on its delivery."""
-
-    status: DeliveryStatus
-    status_code: int | None = None
-    error: str | None = None
-    response: str | None = None
-    next_attempt_at: datetime | None = None
-
-
-def _to_webhook(row: WebhookRow) -> Webhook:
-    return Webhook(
-        id=row.id,
-        url=row.url,
-        events=tuple(row.events),
-        description=row.description,
-        active=row.active,
-        created_at=_utc(row.created_at) or _now(),
-        updated_at=_utc(row.updated_at) or _now(),
-        consecutive_failures=row.consecutive_failures or 0,
-        disabled_reason=row.disabled_reason,
-    )
-
-
-def _to_delivery(row: DeliveryRow) -> Delivery:
-    return Delivery(
-        id=row.id,
-        webhook_id=row.webhook_id,
-        event=row.event,
-        event_id=row.event_id,
-        body=row.body,
-        status=row.status,  # type: ignore[arg-type]
-        attempts=row.attempts,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        last_response=row.last_response,
-        next_attempt_at=_utc(row.next_attempt_at),
-        created_at=_utc(row.created_at) or _now(),
-        delivered_at=_utc(row.delivered_at),
-    )
-
-
-def event_body(event: Event) -> str:
-    """The exact JSON body sent for ``event`` (compact, stable for every retry)."""
-    return json.dumps(event.envelope(), separators=(",", ":"), default=str)
-
-
-def _delivery_row(webhook_id: str, event: str, event_id: str, body: str) -> DeliveryRow:
-    return DeliveryRow(
-        id=new_id("dlv"),
-        webhook_id=webhook_id,
-        event=event,
-        event_id=event_id,
-        body=body,
-        status="pending",
-        attempts=0,
-        next_attempt_at=_now(),
-    )
+from kb.webhook_records import (
+    OPEN,
+    SNIPPET_CHARS,
+    Attempt,
+    Delivery,
+    DeliveryRow,
+    Webhook,
+    WebhookRow,
+    delivery_row,
+    event_body,
+    now,
+    to_delivery,
+    to_webhook,
+    utc,
+)
 
 
 class WebhookRepository:
@@ -209,18 +63,18 @@ class WebhookRepository:
         with self._session() as session:
             session.add(row)
             session.flush()
-            return _to_webhook(row)
+            return to_webhook(row)
 
     def all(self) -> list[Webhook]:
         """Every subscription, newest first."""
         with self._session() as session:
             rows = session.scalars(select(WebhookRow).order_by(WebhookRow.created_at.desc()))
-            return [_to_webhook(row) for row in rows]
+            return [to_webhook(row) for row in rows]
 
     def get(self, webhook_id: str) -> Webhook:
         """One subscription, or WebhookNotFound."""
         with self._session() as session:
-            return _to_webhook(_webhook_row(session, webhook_id))
+            return to_webhook(_webhook_row(session, webhook_id))
 
     def update(
         self,
@@ -245,9 +99,9 @@ class WebhookRepository:
                     row.disabled_reason = None
             if description is not None:
                 row.description = description
-            row.updated_at = _now()
+            row.updated_at = now()
             session.flush()
-            return _to_webhook(row)
+            return to_webhook(row)
 
     def delete(self, webhook_id: str) -> None:
         """Remove a subscription and its delivery log."""
@@ -265,8 +119,8 @@ class WebhookRepository:
         with self._session() as session:
             row = _webhook_row(session, webhook_id)
             found = [self._box.decrypt(row.secret_encrypted)]
-            expires = _utc(row.previous_expires_at)
-            if row.previous_secret_encrypted and expires and expires > _now():
+            expires = utc(row.previous_expires_at)
+            if row.previous_secret_encrypted and expires and expires > now():
                 found.append(self._box.decrypt(row.previous_secret_encrypted))
             return found
 
@@ -275,33 +129,33 @@ class WebhookRepository:
         with self._session() as session:
             row = _webhook_row(session, webhook_id)
             row.previous_secret_encrypted = row.secret_encrypted if grace > timedelta(0) else None
-            row.previous_expires_at = _now() + grace if grace > timedelta(0) else None
+            row.previous_expires_at = now() + grace if grace > timedelta(0) else None
             row.secret_encrypted = self._box.encrypt(secret)
-            row.updated_at = _now()
+            row.updated_at = now()
             session.flush()
-            return _to_webhook(row)
+            return to_webhook(row)
 
     def enqueue(self, event: Event) -> list[Delivery]:
         """A pending delivery of ``event`` for each active subscription that wants it."""
         body = event_body(event)
         with self._session() as session:
             rows = [
-                _delivery_row(hook.id, event.type, event.id, body)
-                for hook in map(_to_webhook, session.scalars(select(WebhookRow)))
+                delivery_row(hook.id, event.type, event.id, body)
+                for hook in map(to_webhook, session.scalars(select(WebhookRow)))
                 if hook.wants(event.type)
             ]
             session.add_all(rows)
             session.flush()
-            return [_to_delivery(row) for row in rows]
+            return [to_delivery(row) for row in rows]
 
     def add_delivery(self, webhook_id: str, event: str, event_id: str, body: str) -> Delivery:
         """A pending delivery of a given body (pings and redeliveries)."""
         with self._session() as session:
             _webhook_row(session, webhook_id)
-            row = _delivery_row(webhook_id, event, event_id, body)
+            row = delivery_row(webhook_id, event, event_id, body)
             session.add(row)
             session.flush()
-            return _to_delivery(row)
+            return to_delivery(row)
 
     def deliveries(
         self, webhook_id: str, status: str | None = None, limit: int = 50, offset: int = 0
@@ -320,7 +174,7 @@ class WebhookRepository:
                 .limit(limit)
                 .offset(offset)
             )
-            return [_to_delivery(row) for row in rows], total or 0
+            return [to_delivery(row) for row in rows], total or 0
 
     def get_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
         """One delivery of the subscription, or DeliveryNotFound."""
@@ -328,7 +182,7 @@ class WebhookRepository:
             row = session.get(DeliveryRow, delivery_id)
             if row is None or row.webhook_id != webhook_id:
                 raise DeliveryNotFound(f"No delivery {delivery_id!r} for webhook {webhook_id!r}.")
-            return _to_delivery(row)
+            return to_delivery(row)
 
     def due(self, now: datetime, limit: int, skip: Sequence[str] = ()) -> list[Delivery]:
         """Open deliveries of active subscriptions whose next attempt is due, oldest first."""
@@ -345,12 +199,12 @@ class WebhookRepository:
                 .order_by(DeliveryRow.next_attempt_at)
                 .limit(limit)
             )
-            return [_to_delivery(row) for row in rows]
+            return [to_delivery(row) for row in rows]
 
     def next_due_at(self) -> datetime | None:
         """When the earliest open delivery of an active subscription is due."""
         with self._session() as session:
-            return _utc(
+            return utc(
                 session.scalar(
                     select(func.min(DeliveryRow.next_attempt_at))
                     .join(WebhookRow, WebhookRow.id == DeliveryRow.webhook_id)
@@ -376,7 +230,7 @@ class WebhookRepository:
                         f"paused after {hook.consecutive_failures} failed deliveries in a row; "
                         f"last error: {attempt.error or 'unknown'}"
                     )[:500]
-                    hook.updated_at = _now()
+                    hook.updated_at = now()
             row.attempts += 1
             row.status = attempt.status
             row.last_status_code = attempt.status_code
@@ -384,9 +238,9 @@ class WebhookRepository:
             row.last_response = attempt.response[:SNIPPET_CHARS] if attempt.response else None
             row.next_attempt_at = attempt.next_attempt_at
             if attempt.status == "succeeded":
-                row.delivered_at = _now()
+                row.delivered_at = now()
             session.flush()
-            return _to_delivery(row)
+            return to_delivery(row)
 
 
 def _webhook_row(session: Session, webhook_id: str) -> WebhookRow:

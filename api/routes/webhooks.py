@@ -18,7 +18,7 @@ from api.webhook_schemas import (
     WebhookUpdate,
 )
 from api.webhooks import WebhookService
-from kb.webhooks import DeliveryStatus
+from kb.webhook_records import DeliveryStatus
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import Container, build_container
-from api.webhooks import retry_delay
+from api.webhook_delivery import retry_delay
 from kb.embeddings import SentenceTransformerEmbedder
 from kb.settings import WebhookSettings
 from tests.conftest import REPO, admin_headers, make_settings

@@ -12,7 +12,8 @@ from kb.errors import DeliveryNotFound, WebhookNotFound
 from kb.events import Event, EventBus
 from kb.registry import Registry
 from kb.secrets import SecretBox
-from kb.webhooks import Attempt, WebhookRepository, WebhookRow
+from kb.webhook_records import Attempt, WebhookRow
+from kb.webhooks import WebhookRepository
 
 
 @pytest.fixture
