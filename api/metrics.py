@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.request_context import route_template
 from kb.crawls import CrawlRow
-from kb.registry import DocumentRow, KnowledgeBaseRow
+from kb.tables import DocumentRow, KnowledgeBaseRow
 
 log = logging.getLogger(__name__)
 UNMATCHED = "unmatched"

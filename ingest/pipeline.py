@@ -25,8 +25,9 @@ from kb.errors import KBError, NoExtractableText, PayloadTooLarge
 from kb.events import EventBus
 from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document
-from kb.registry import Registry, new_id
+from kb.registry import Registry
 from kb.store import VectorStore
+from kb.tables import new_id
 
 __all__ = ["IngestResult", "IngestionService", "Outcome", "ParseFn", "content_hash"]
 

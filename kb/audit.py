@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql import Select
 
-from kb.registry import Base
+from kb.tables import Base
 
 # Actors that are not API keys or OAuth clients.
 CLI_ACTOR = "cli"

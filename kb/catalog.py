@@ -7,8 +7,9 @@ from collections.abc import Callable, Collection, Iterable
 from kb.errors import InvalidInput, KnowledgeBaseNotFound
 from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document, KnowledgeBase
-from kb.registry import UNSET, Registry, Unset
+from kb.registry import Registry
 from kb.store import VectorStore
+from kb.tables import UNSET, Unset
 
 
 class Catalog:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.errors import CrawlNotFound
-from kb.registry import Base, new_id
+from kb.tables import Base, new_id
 
 CrawlStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 ACTIVE: tuple[CrawlStatus, ...] = ("queued", "running")

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.errors import ProviderNotFound
-from kb.registry import Base
 from kb.secrets import SecretBox
+from kb.tables import Base
 
 Provider = Literal["openai", "anthropic", "gemini", "mistral", "ollama", "openai-compatible"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.errors import ApiKeyNotFound, InvalidInput
-from kb.registry import Base
+from kb.tables import Base
 
 Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.conversations import Conversation
 from kb.events import EventBus
-from kb.registry import Base, new_id
+from kb.tables import Base, new_id
 
 
 def _now() -> datetime:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.errors import OAuthClientNotFound, OAuthInvalidScope
 from kb.keys import SCOPES, ApiKey, check_scopes, hash_secret
-from kb.registry import Base
+from kb.tables import Base
 
 log = logging.getLogger(__name__)
 CLIENT_MARK = "kbc_"

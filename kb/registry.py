@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
     create_engine,
     event,
     func,
@@ -25,91 +16,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.errors import DocumentNotFound, KnowledgeBaseExists, KnowledgeBaseNotFound
 from kb.models import Document, KnowledgeBase
+from kb.tables import (
+    UNSET,
+    Base,
+    DocumentRow,
+    KnowledgeBaseRow,
+    Unset,
+    new_id,
+    now,
+    to_document,
+    utc,
+)
 
 TagValue = str | int | float | bool
-
-
-class Unset:
-    """Marks an update argument that was not given (None means "clear it")."""
-
-
-UNSET = Unset()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id(prefix: str) -> str:
-    """A short random identifier such as ``kb_3f9a0c1d2e4b5a6c``."""
-    return f"{prefix}_{secrets.token_hex(8)}"
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-# Other tables of the same database (crawl jobs) share this metadata so foreign keys resolve.
-Base = _Base
-
-
-class KnowledgeBaseRow(_Base):
-    __tablename__ = "knowledge_bases"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
-    default_model: Mapped[str | None] = mapped_column(String(400), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-class DocumentRow(_Base):
-    __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("kb_id", "source", name="uq_documents_kb_source"),)
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kb_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True
-    )
-    title: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(2048))
-    media_type: Mapped[str] = mapped_column(String(100))
-    content_hash: Mapped[str] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
-    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(20), default="ready")
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _to_document(row: DocumentRow) -> Document:
-    return Document(
-        id=row.id,
-        kb_id=row.kb_id,
-        title=row.title,
-        source=row.source,
-        media_type=row.media_type,
-        content_hash=row.content_hash,
-        size_bytes=row.size_bytes,
-        chunk_count=row.chunk_count,
-        status=row.status,
-        error=row.error,
-        metadata=dict(row.meta or {}),
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
-    )
 
 
 def _enable_sqlite_pragmas(engine: Engine) -> None:
@@ -131,7 +54,7 @@ class Registry:
         self._engine = create_engine(database_url)
         if self._engine.dialect.name == "sqlite":
             _enable_sqlite_pragmas(self._engine)
-        _Base.metadata.create_all(self._engine)
+        Base.metadata.create_all(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @property
@@ -216,7 +139,7 @@ class Registry:
                     row.description = description
                 if not isinstance(default_model, Unset):
                     row.default_model = default_model
-                row.updated_at = _now()
+                row.updated_at = now()
                 session.flush()
                 return self._to_kb(session, row)
         except IntegrityError as exc:
@@ -238,7 +161,7 @@ class Registry:
             row = session.get(DocumentRow, doc_id)
             if row is None or row.kb_id != kb_id:
                 raise DocumentNotFound(f"No document {doc_id!r} in knowledge base {kb_id!r}.")
-            return _to_document(row)
+            return to_document(row)
 
     def find_documents_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
         """The documents ingested from these sources, by source (those not found left out)."""
@@ -251,7 +174,7 @@ class Registry:
                         DocumentRow.source.in_(sources[start : start + 500]),
                     )
                 )
-                found.update((row.source, _to_document(row)) for row in rows)
+                found.update((row.source, to_document(row)) for row in rows)
         return found
 
     def find_document_by_source(self, kb_id: str, source: str) -> Document | None:
@@ -260,7 +183,7 @@ class Registry:
             row = session.scalar(
                 select(DocumentRow).where(DocumentRow.kb_id == kb_id, DocumentRow.source == source)
             )
-            return _to_document(row) if row else None
+            return to_document(row) if row else None
 
     def list_documents(
         self, kb_id: str, limit: int = 100, offset: int = 0
@@ -277,7 +200,7 @@ class Registry:
                 .limit(limit)
                 .offset(offset)
             ).all()
-            return [_to_document(row) for row in rows], total
+            return [to_document(row) for row in rows], total
 
     def save_document(self, doc: Document) -> Document:
         """Insert or replace a document record; this switches its active version atomically."""
@@ -308,11 +231,11 @@ class Registry:
                 row.status = doc.status
                 row.error = doc.error
                 row.meta = dict(doc.metadata)
-                row.updated_at = _now()
+                row.updated_at = now()
                 session.add(row)
                 saved.append(row)
             session.flush()
-            return [_to_document(row) for row in saved]
+            return [to_document(row) for row in saved]
 
     def delete_document(self, kb_id: str, doc_id: str) -> Document:
         """Delete a document record and return what it was."""
@@ -320,7 +243,7 @@ class Registry:
             row = session.get(DocumentRow, doc_id)
             if row is None or row.kb_id != kb_id:
                 raise DocumentNotFound(f"No document {doc_id!r} in knowledge base {kb_id!r}.")
-            doc = _to_document(row)
+            doc = to_document(row)
             session.delete(row)
             return doc
 
@@ -379,8 +302,8 @@ class Registry:
             name=row.name,
             description=row.description,
             default_model=row.default_model,
-            created_at=_utc(row.created_at),
-            updated_at=_utc(row.updated_at),
+            created_at=utc(row.created_at),
+            updated_at=utc(row.updated_at),
             document_count=int(docs),
             chunk_count=int(chunks),
         )

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.events import Event
-from kb.registry import Base, new_id
+from kb.tables import Base, new_id
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "retrying"]
 # Deliveries the worker still has to send.

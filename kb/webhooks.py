@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kb.errors import DeliveryNotFound, WebhookNotFound
 from kb.events import Event
-from kb.registry import Base, new_id
 from kb.secrets import SecretBox
+from kb.tables import Base, new_id
 from kb.webhook_records import (
     OPEN,
     SNIPPET_CHARS,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 from api.auth import ReachableKbsDep, unrestricted
 from api.deps import CatalogDep, LimitDep, OffsetDep
 from api.schemas import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
-from kb.registry import UNSET
+from kb.tables import UNSET
 
 router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
 
