@@ -88,10 +88,12 @@ def build_container(
     encryption_keys = settings.security.encryption_keys
     registry = Registry(settings.database_url)
     events = EventBus()
+    lexical = SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
     store = ChromaStore(
         path=settings.storage.data_dir / "chroma",
         host=settings.store.chroma_host,
         port=settings.store.chroma_port,
+        texts=lexical,  # chunk texts live in the lexical index only
     )
     embedder = embedder or SentenceTransformerEmbedder(
         settings.embedding.model,
@@ -111,7 +113,6 @@ def build_container(
         max_unzipped_bytes=settings.ingest.max_unzipped_bytes,
         max_text_chars=settings.ingest.max_text_chars,
     )
-    lexical = SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
     ingestion = IngestionService(
         registry,
         store,

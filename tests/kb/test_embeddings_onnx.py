@@ -68,9 +68,9 @@ def test_int8_vectors_stay_close_to_fp32(
 
 
 def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Path) -> None:
-    """Fused attention and int8 products, but no SkipLayerNormalization (a slow CPU kernel),
-    neither in the file nor in the session's optimised graph, and the first feed-forward
-    output in fp32 (accuracy)."""
+    """Fused attention and int8 products, but no SkipLayerNormalization or BiasGelu (slow CPU
+    kernels), neither in the file nor in the session's optimised graph, where the feed-forward
+    bias joins the int8 product instead; and the first feed-forward output in fp32 (accuracy)."""
     import onnx
     import onnxruntime as ort
 
@@ -78,14 +78,20 @@ def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Pa
     graph = onnx.load(str(model_file)).graph
     ops = [node.op_type for node in graph.node]
     assert ops.count("QAttention") == 6 and "LayerNormalization" in ops
-    assert "SkipLayerNormalization" not in ops
+    assert "SkipLayerNormalization" not in ops and "BiasGelu" not in ops
     kept = [node for node in graph.node if node.name in FP32_NODES]
     assert [node.op_type for node in kept] == ["MatMul"]
     options = ort.SessionOptions()
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     new_session(model_file, options)
-    optimized = [node.op_type for node in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+    nodes = onnx.load(str(tmp_path / "optimized.onnx")).graph.node
+    optimized = [node.op_type for node in nodes]
     assert "LayerNormalization" in optimized and "SkipLayerNormalization" not in optimized
+    assert optimized.count("Gelu") == 6 and "BiasGelu" not in optimized
+    producer = {output: node for node in nodes for output in node.output}
+    feeding_gelu = [producer[node.input[0]] for node in nodes if node.op_type == "Gelu"]
+    # DynamicQuantizeMatMul's fifth input is its bias.
+    assert all(n.op_type == "DynamicQuantizeMatMul" and len(n.input) == 5 for n in feeding_gelu)
 
 
 def test_export_is_reused(model_dir: str, onnx_cache: Path) -> None:

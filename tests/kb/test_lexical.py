@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.lexical import SqliteLexicalIndex, fts_query
+from kb.lexical import SqliteLexicalIndex
+from kb.lexical_query import fts_query
 from kb.models import Chunk
 
 

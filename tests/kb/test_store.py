@@ -1,0 +1,93 @@
+"""The Chroma vector store with chunk texts kept in the lexical index (each text stored once)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kb.lexical import SqliteLexicalIndex
+from kb.models import Chunk
+from kb.store import ChromaStore
+
+
+def _chunk(doc: str, index: int, text: str, section: str | None = None) -> Chunk:
+    return Chunk(
+        id=f"{doc}:v1:{index}", kb_id="kb_1", document_id=doc, version="v1", index=index,
+        text=text, title="Manual", source=f"{doc}.md", media_type="text/markdown",
+        start_char=0, end_char=len(text), section=section,
+    )  # fmt: skip
+
+
+def _vector(seed: int) -> list[float]:
+    return [float((seed * 7 + i) % 5) + 1.0 for i in range(8)]
+
+
+CHUNKS = [
+    _chunk("doc_a", 1, "Second passage, no heading."),
+    _chunk("doc_a", 0, "Intro\nThe text starts with its own heading.", section="Intro"),
+    _chunk("doc_b", 0, "  Leading spaces and a trailing newline\n", section="Setup > Linux"),
+]
+
+
+@pytest.fixture
+def lexical(tmp_path: Path) -> Iterator[SqliteLexicalIndex]:
+    index = SqliteLexicalIndex(tmp_path / "lexical.sqlite3")
+    yield index
+    index.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path, lexical: SqliteLexicalIndex) -> Iterator[ChromaStore]:
+    chroma = ChromaStore(tmp_path / "chroma", texts=lexical)
+    yield chroma
+    chroma.close()
+
+
+def test_texts_are_stored_once_and_read_back_exactly(
+    store: ChromaStore, lexical: SqliteLexicalIndex
+) -> None:
+    store.add("kb_1", CHUNKS, [_vector(i) for i in range(len(CHUNKS))])
+    lexical.add("kb_1", CHUNKS)
+    in_chroma = store._collection("kb_1").get(include=["documents"])["documents"]
+    assert in_chroma == [None] * len(CHUNKS)  # Chroma holds vectors and metadata only
+    got = dict(store.get("kb_1", [c.id for c in CHUNKS]))
+    assert {c.id: c.text for c in got} == {c.id: c.text for c in CHUNKS}
+    assert {c.id: c.section for c in got} == {c.id: c.section for c in CHUNKS}
+    vectors = {c.id: v for c, v in store.get("kb_1", [CHUNKS[2].id])}
+    assert vectors[CHUNKS[2].id] == pytest.approx(_vector(2))
+    ordered = store.chunks("kb_1", "doc_a", version="v1")
+    assert [c.text for c in ordered] == [CHUNKS[1].text, CHUNKS[0].text]
+
+
+def test_a_chunk_whose_text_is_nowhere_is_left_out(
+    store: ChromaStore, lexical: SqliteLexicalIndex
+) -> None:
+    """A chunk caught between the vector write and the lexical write is not served textless."""
+    store.add("kb_1", CHUNKS, [_vector(i) for i in range(len(CHUNKS))])
+    lexical.add("kb_1", CHUNKS[:1])
+    assert [c.id for c, _ in store.get("kb_1", [c.id for c in CHUNKS])] == [CHUNKS[0].id]
+    lexical.delete_document("kb_1", "doc_a")
+    assert store.get("kb_1", [c.id for c in CHUNKS]) == []
+    assert store.chunks("kb_1", "doc_a") == []
+
+
+def test_chunks_written_with_their_text_in_chroma_are_still_read(
+    tmp_path: Path, lexical: SqliteLexicalIndex
+) -> None:
+    """Data from before texts moved out of Chroma: the text is read from Chroma."""
+    older = ChromaStore(tmp_path / "chroma")
+    older.add("kb_1", CHUNKS, [_vector(i) for i in range(len(CHUNKS))])
+    older.close()
+    lexical.add("kb_1", CHUNKS[2:])  # indexed since; the others only in Chroma
+    store = ChromaStore(tmp_path / "chroma", texts=lexical)
+    try:
+        got = [c for c, _ in store.get("kb_1", [c.id for c in CHUNKS])]
+        assert {c.id: c.text for c in got} == {c.id: c.text for c in CHUNKS}
+        assert [c.text for c in store.chunks("kb_1", "doc_a")] == [
+            CHUNKS[1].text,
+            CHUNKS[0].text,
+        ]
+    finally:
+        store.close()
