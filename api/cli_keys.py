@@ -14,7 +14,8 @@ from rich.table import Table
 
 from kb.audit import CLI_ACTOR, AuditEvent, AuditLog
 from kb.errors import KnowledgeBaseNotFound
-from kb.keys import PUBLISHABLE_SCOPES, SCOPES, IssuedKey, KeyKind, KeyRepository
+from kb.key_records import PUBLISHABLE_SCOPES, SCOPES, IssuedKey, KeyKind
+from kb.keys import KeyRepository
 from kb.oauth import OAuthClientRepository
 from kb.registry import Registry
 from kb.settings import Settings

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kb.keys import MAX_ORIGINS, PUBLISHABLE_SCOPES, ApiKey, IssuedKey, KeyKind, Scope
+from kb.key_records import MAX_ORIGINS, PUBLISHABLE_SCOPES, ApiKey, IssuedKey, KeyKind, Scope
 from kb.oauth import AccessToken, IssuedClient, OAuthClient
 
 

@@ -29,7 +29,7 @@ from ingest.crawl.safety import AddressPolicy, AddressRefused
 from kb.errors import UrlRefused, WebhookNotFound
 from kb.events import Event
 from kb.secrets import SecretUnreadable
-from kb.settings import WebhookSettings
+from kb.service_settings import WebhookSettings
 from kb.webhook_records import Attempt, Delivery
 from kb.webhooks import WebhookRepository
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from api.webhook_delivery import WebhookDispatcher, check_url
 from kb.events import Event
-from kb.settings import WebhookSettings
+from kb.service_settings import WebhookSettings
 from kb.webhook_records import Delivery, Webhook, event_body
 from kb.webhooks import WebhookRepository
 

@@ -8,176 +8,41 @@ from the browser origins listed on the key.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
-from urllib.parse import urlsplit
+from datetime import timedelta
 
-from sqlalchemy import JSON, DateTime, String, inspect, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kb.errors import ApiKeyNotFound, InvalidInput
+from kb.key_records import (
+    MARKS,
+    MAX_ORIGINS,
+    PUBLISHABLE_SCOPES,
+    ApiKey,
+    ApiKeyRow,
+    IssuedKey,
+    KeyKind,
+    add_missing_columns,
+    check_scopes,
+    hash_secret,
+    normalize_origin,
+    now,
+    to_key,
+    utc,
+)
 from kb.tables import Base
 
-Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics"]
-SCOPES: tuple[Scope, ...] = get_args(Scope)
-KeyKind = Literal["secret", "publishable"]
-# What authenticated a caller: a stored key of either kind, or an OAuth access token.
-CallerKind = Literal["secret", "publishable", "oauth"]
-# A key is `kb_live_<8 hex>_<43 url-safe chars>` (publishable: `kb_pub_...`); the part before
-# the last 43 characters is the public prefix.
-KEY_MARK = "kb_live_"
-PUBLISHABLE_MARK = "kb_pub_"
-_MARKS: dict[KeyKind, str] = {"secret": KEY_MARK, "publishable": PUBLISHABLE_MARK}
-PUBLISHABLE_SCOPES: tuple[Scope, ...] = ("chat",)
-MAX_ORIGINS = 20
 # How long the set of publishable keys' origins is cached; writes through this repository
 # invalidate it at once, keys changed by another process are seen after this long.
 ORIGINS_CACHE_S = 10.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def normalize_origin(origin: str) -> str:
-    """``scheme://host[:port]`` as a browser sends it in ``Origin``, or InvalidInput."""
-    refused = InvalidInput(
-        f"{origin!r} is not an origin: give scheme://host[:port] (http or https), without path, "
-        "query, credentials or wildcard."
-    )
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise refused from exc
-    host = parts.hostname or ""
-    if (
-        parts.scheme.lower() not in ("http", "https")
-        or not host
-        or "*" in origin
-        or parts.path
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-    ):
-        raise refused
-    scheme = parts.scheme.lower()
-    default = {"http": 80, "https": 443}[scheme]
-    shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}" + (f":{port}" if port not in (None, default) else "")
-
-
-def hash_secret(secret: str) -> str:
-    """The stored form of a key: the secret holds 256 random bits, so a plain SHA-256 suffices."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class ApiKeyRow(Base):
-    __tablename__ = "api_keys"
-
-    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), default="")
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    kb_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    replaced_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    kind: Mapped[str] = mapped_column(String(16), default="secret", server_default="secret")
-    allowed_origins: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-
-
-# Columns added after the table was first released, created on databases that lack them.
-_ADDED_COLUMNS = {
-    "kind": "VARCHAR(16) NOT NULL DEFAULT 'secret'",
-    "allowed_origins": "JSON",
-}
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    present = {column["name"] for column in inspect(engine).get_columns(ApiKeyRow.__tablename__)}
-    with engine.begin() as connection:
-        for name, ddl in _ADDED_COLUMNS.items():
-            if name not in present:
-                connection.execute(text(f"ALTER TABLE api_keys ADD COLUMN {name} {ddl}"))
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """What is known about a key, never its secret."""
-
-    prefix: str
-    name: str
-    scopes: tuple[str, ...]
-    kb_ids: tuple[str, ...] | None
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    replaced_by: str | None
-    kind: CallerKind = "secret"
-    # Browser origins a publishable key is honoured from; empty for the other kinds.
-    allowed_origins: tuple[str, ...] = ()
-
-    def is_active(self, now: datetime | None = None) -> bool:
-        """Not revoked and, when rotated, still inside its grace period."""
-        now = now or _now()
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
-    def has_scope(self, scope: str) -> bool:
-        """``admin`` implies every scope."""
-        return "admin" in self.scopes or scope in self.scopes
-
-    def may_reach(self, kb_id: str) -> bool:
-        """Unrestricted keys reach every knowledge base."""
-        return self.kb_ids is None or kb_id in self.kb_ids
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    """A newly created key and its secret, which is never available again."""
-
-    key: ApiKey
-    secret: str
-
-
-def _to_key(row: ApiKeyRow) -> ApiKey:
-    return ApiKey(
-        prefix=row.prefix,
-        name=row.name,
-        scopes=tuple(row.scopes),
-        kb_ids=tuple(row.kb_ids) if row.kb_ids is not None else None,
-        created_at=_utc(row.created_at) or _now(),
-        expires_at=_utc(row.expires_at),
-        revoked_at=_utc(row.revoked_at),
-        replaced_by=row.replaced_by,
-        kind="publishable" if row.kind == "publishable" else "secret",
-        allowed_origins=tuple(row.allowed_origins or ()),
-    )
-
-
-def check_scopes(scopes: list[str]) -> None:
-    """InvalidInput unless ``scopes`` names one or more known scopes."""
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if not scopes or unknown:
-        raise InvalidInput(
-            f"Scopes must be one or more of {', '.join(SCOPES)}; got {unknown or 'none'}.",
-        )
 
 
 def _check_publishable(
@@ -201,7 +66,7 @@ class KeyRepository:
 
     def __init__(self, engine: Engine, grace_period: timedelta) -> None:
         Base.metadata.create_all(engine, tables=[ApiKeyRow.__table__])  # type: ignore[list-item]
-        _add_missing_columns(engine)
+        add_missing_columns(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.grace_period = grace_period
         self._origins_lock = threading.Lock()
@@ -232,7 +97,7 @@ class KeyRepository:
         elif allowed_origins:
             raise InvalidInput("Only publishable keys have allowed origins.")
         for _ in range(5):  # 32 random bits of prefix: a clash is rare but possible
-            prefix = f"{_MARKS[kind]}{secrets.token_hex(4)}"
+            prefix = f"{MARKS[kind]}{secrets.token_hex(4)}"
             secret = f"{prefix}_{secrets.token_urlsafe(32)}"
             row = ApiKeyRow(
                 prefix=prefix,
@@ -249,26 +114,26 @@ class KeyRepository:
             except IntegrityError:
                 continue
             self._origins = None
-            return IssuedKey(_to_key(row), secret)
+            return IssuedKey(to_key(row), secret)
         raise RuntimeError("could not find a free key prefix")
 
     def list(self) -> list[ApiKey]:
         """Every key, newest first, without secrets."""
         with self._session() as session:
             rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc()))
-            return [_to_key(row) for row in rows]
+            return [to_key(row) for row in rows]
 
     def get(self, prefix: str) -> ApiKey:
         """One key by prefix, or ApiKeyNotFound."""
         with self._session() as session:
-            return _to_key(self._row(session, prefix))
+            return to_key(self._row(session, prefix))
 
     def revoke(self, prefix: str) -> ApiKey:
         """Refuse the key from now on (idempotent)."""
         with self._session() as session:
             row = self._row(session, prefix)
-            row.revoked_at = row.revoked_at or _now()
-            key = _to_key(row)
+            row.revoked_at = row.revoked_at or now()
+            key = to_key(row)
         self._origins = None
         return key
 
@@ -286,17 +151,17 @@ class KeyRepository:
             kind,
             list(old.allowed_origins) or None,
         )
-        ends = _now() + (self.grace_period if grace_period is None else grace_period)
+        ends = now() + (self.grace_period if grace_period is None else grace_period)
         with self._session() as session:
             row = self._row(session, prefix)
-            row.expires_at = min(ends, _utc(row.expires_at) or ends)
+            row.expires_at = min(ends, utc(row.expires_at) or ends)
             row.replaced_by = issued.key.prefix
         self._origins = None
         return issued
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key whose secret this is, or None."""
-        mark = next((m for m in _MARKS.values() if secret.startswith(m)), None)
+        mark = next((m for m in MARKS.values() if secret.startswith(m)), None)
         if mark is None or len(secret) > 200:
             return None
         prefix = secret[: len(mark) + 8]
@@ -304,7 +169,7 @@ class KeyRepository:
             row = session.get(ApiKeyRow, prefix)
             if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret)):
                 return None
-            key = _to_key(row)
+            key = to_key(row)
         return key if key.is_active() else None
 
     def allowed_origins(self) -> frozenset[str]:
@@ -315,7 +180,7 @@ class KeyRepository:
         with self._origins_lock:
             with self._sessions() as session:
                 rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.kind == "publishable"))
-                keys = [_to_key(row) for row in rows]
+                keys = [to_key(row) for row in rows]
             origins = frozenset(o for key in keys if key.is_active() for o in key.allowed_origins)
             self._origins = (time.monotonic(), origins)
         return origins

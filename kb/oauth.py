@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.errors import OAuthClientNotFound, OAuthInvalidScope
-from kb.keys import SCOPES, ApiKey, check_scopes, hash_secret
+from kb.key_records import SCOPES, ApiKey, check_scopes, hash_secret
 from kb.tables import Base
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from api.app import create_app
 from api.cli import app as cli
 from api.container import Container, build_container
 from kb.embeddings import SentenceTransformerEmbedder
-from kb.keys import ApiKeyRow
+from kb.key_records import ApiKeyRow
 from tests.conftest import make_settings
 
 

@@ -23,7 +23,7 @@ from api.app import create_app
 from api.container import Container
 from api.log_config import configure_logging, redact
 from api.request_context import REQUEST_ID_HEADER
-from kb.settings import LogSettings
+from kb.service_settings import LogSettings
 from tests.conftest import MODEL_CACHE, free_port
 
 Lines = Callable[[], list[dict[str, Any]]]

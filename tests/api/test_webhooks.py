@@ -20,7 +20,7 @@ from api.app import create_app
 from api.container import Container, build_container
 from api.webhook_delivery import retry_delay
 from kb.embeddings import SentenceTransformerEmbedder
-from kb.settings import WebhookSettings
+from kb.service_settings import WebhookSettings
 from tests.conftest import REPO, admin_headers, make_settings
 from tests.crawl_site import FixtureSite, serve
 from tests.webhook_receiver import Received, Receiver, serve_receiver

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from kb.errors import InvalidInput
-from kb.keys import KeyRepository, hash_secret
+from kb.key_records import hash_secret
+from kb.keys import KeyRepository
 from kb.registry import Registry
 
 
