@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from kb.models import Chunk
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,15 @@ class ChromaStore:
                 texts.update(
                     (i, d) for i, d in zip(stored["ids"], stored["documents"], strict=True) if d
                 )
+        lost = [i for i in ids if texts.get(i) is None]
+        if lost:
+            logger.warning(
+                "%d chunk(s) of %s have no text in the BM25 index or Chroma (caught mid-write, or "
+                "lexical.sqlite3 was lost); left out, e.g. %s",
+                len(lost),
+                kb_id,
+                lost[0],
+            )
         return [
             (Chunk.from_stored(i, texts[i], m), row)
             for row, (i, m) in enumerate(zip(ids, metas, strict=True))

@@ -62,12 +62,14 @@ def test_texts_are_stored_once_and_read_back_exactly(
 
 
 def test_a_chunk_whose_text_is_nowhere_is_left_out(
-    store: ChromaStore, lexical: SqliteLexicalIndex
+    store: ChromaStore, lexical: SqliteLexicalIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A chunk caught between the vector write and the lexical write is not served textless."""
+    """A chunk caught between the vector write and the lexical write is not served textless,
+    and the operator is told."""
     store.add("kb_1", CHUNKS, [_vector(i) for i in range(len(CHUNKS))])
     lexical.add("kb_1", CHUNKS[:1])
     assert [c.id for c, _ in store.get("kb_1", [c.id for c in CHUNKS])] == [CHUNKS[0].id]
+    assert "2 chunk(s) of kb_1 have no text" in caplog.text
     lexical.delete_document("kb_1", "doc_a")
     assert store.get("kb_1", [c.id for c in CHUNKS]) == []
     assert store.chunks("kb_1", "doc_a") == []
