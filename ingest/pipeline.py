@@ -129,7 +129,7 @@ class IngestionService:
         """A vector per chunk of ``batch``, in order. Chunks whose text is unchanged from the
         document's stored version keep their vector; only new text is embedded (an edited page
         re-embeds the passages that changed, not the whole page)."""
-        texts = [_embedding_text(c) for p in batch for c in p.chunks]
+        texts = [embedding_text(c) for p in batch for c in p.chunks]
         known: dict[str, list[float]] = {}
         old_ids = [
             f"{p.existing.id}:{p.existing.content_hash[:16]}:{i}"
@@ -140,7 +140,7 @@ class IngestionService:
         if old_ids:
             wanted = set(texts)
             for chunk, vector in self._store.get(kb_id, old_ids):
-                text = _embedding_text(chunk)
+                text = embedding_text(chunk)
                 if text in wanted:
                     known[text] = vector
         fresh = list(dict.fromkeys(t for t in texts if t not in known))
@@ -278,7 +278,8 @@ def _ingested_event(result: IngestResult) -> dict[str, object]:
     }
 
 
-def _embedding_text(chunk: Chunk) -> str:
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its title and section above its text."""
     # Title and section give a passage the context its own words may lack ("Pricing" above
     # "It costs"), also for the second half of a long section that lost its heading line.
     context = [chunk.title] if chunk.title else []
