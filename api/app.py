@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,6 +61,21 @@ _GUARDS: list[tuple[Any, list[DependsParam]]] = [
 ]
 
 
+logger = logging.getLogger(__name__)
+
+
+def _warm_up(container: Container) -> None:
+    start = time.perf_counter()
+    try:
+        container.ingestion.warm_up()
+    except Exception:  # a failure here shows again, with its cause, on the first real use
+        logger.exception("warm-up failed")
+        return
+    logger.info(
+        "warmed up in %.1f s (embedding model, sentence splitter)", time.perf_counter() - start
+    )
+
+
 def create_app(container: Container) -> FastAPI:
     """The HTTP API over ``container``; tests hand in their own."""
 
@@ -65,6 +83,8 @@ def create_app(container: Container) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         container.crawls.recover()
         container.webhook_dispatcher.start()  # sends deliveries a previous process left open
+        # The model and the splitter load in the background, not on the first request.
+        threading.Thread(target=_warm_up, args=(container,), name="warm-up", daemon=True).start()
         yield
         container.close()  # cancels running crawls first
 

@@ -94,6 +94,13 @@ class IngestionService:
         self._registry.get_kb(kb_id)
         return BatchRun(self, kb_id, on_done, batch_chunks).run(raws)
 
+    def warm_up(self) -> None:
+        """Load what the first ingestion would otherwise wait for: the embedding model and the
+        sentence splitter's imports (NLTK's punkt, ~1 s). Stores nothing."""
+        parsed = self._parse(b"Warm up. A second sentence.", self._limits, "warm-up.txt", None)
+        self._chunker.split(parsed)
+        self._embedder.embed(["warm up"])
+
     # -- the steps of a batch run (ingest.batching.BatchSteps) ---------------------------------
 
     def lock(self, kb_id: str) -> threading.RLock:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
+import time
 
 import docx
+import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.container import Container
 from tests.pdf_factory import make_pdf
 
 HTML = b"""<!doctype html><html><head><title>Returns policy</title>
@@ -205,3 +210,15 @@ def test_hostile_filename_is_only_a_label(client: TestClient) -> None:
     body = _upload(client, kb_id, "../../etc/passwd", b"Visitors sign in at the front desk.")
     assert body["document"]["source"] == "passwd"
     assert body["document"]["title"] == "passwd"
+
+
+def test_startup_warms_the_model_and_splitter_in_the_background(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first request does not pay for loading the model and the splitter's imports."""
+    caplog.set_level(logging.INFO, logger="api.app")
+    with TestClient(create_app(container)):
+        deadline = time.monotonic() + 60
+        while "warmed up in" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "warmed up in" in caplog.text
