@@ -119,7 +119,7 @@ class ChromaStore:
             collection.upsert(
                 ids=[c.id for c in batch],
                 embeddings=[list(v) for v in vectors[start : start + self._max_batch]],
-                documents=None if self._texts else [c.text for c in batch],
+                documents=None if self._texts is not None else [c.text for c in batch],
                 metadatas=[c.metadata() for c in batch],
             )
 
@@ -166,7 +166,7 @@ class ChromaStore:
         ]
 
     def _include(self, *fields: str) -> list[str]:
-        return [*fields] if self._texts else [*fields, "documents"]
+        return [*fields] if self._texts is not None else [*fields, "documents"]
 
     def _rebuilt(self, kb_id: str, got: dict[str, Any]) -> list[tuple[Chunk, int]]:
         """Chunks from a ``get`` result, each with its row there; a chunk whose text is found
