@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.errors import InvalidInput
-from kb.tables import Base
+from kb.tables import Base, now
 
 Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
@@ -28,10 +28,6 @@ PUBLISHABLE_MARK = "kb_pub_"
 MARKS: dict[KeyKind, str] = {"secret": KEY_MARK, "publishable": PUBLISHABLE_MARK}
 PUBLISHABLE_SCOPES: tuple[Scope, ...] = ("chat",)
 MAX_ORIGINS = 20
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def utc(value: datetime | None) -> datetime | None:

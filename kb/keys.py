@@ -34,11 +34,10 @@ from kb.key_records import (
     check_scopes,
     hash_secret,
     normalize_origin,
-    now,
     to_key,
     utc,
 )
-from kb.tables import Base
+from kb.tables import Base, now
 
 # How long the set of publishable keys' origins is cached; writes through this repository
 # invalidate it at once, keys changed by another process are seen after this long.
