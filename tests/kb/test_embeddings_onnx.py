@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,21 @@ def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Pa
     feeding_gelu = [producer[node.input[0]] for node in nodes if node.op_type == "Gelu"]
     # DynamicQuantizeMatMul's fifth input is its bias.
     assert all(n.op_type == "DynamicQuantizeMatMul" and len(n.input) == 5 for n in feeding_gelu)
+
+
+def test_threads_do_not_spin_after_a_question(model_dir: str, onnx_cache: Path) -> None:
+    """After embedding one question the runtime's threads sleep: left spinning they burned
+    ~30 ms of CPU per search (measured 32 ms in the 300 ms after it), which concurrent
+    searches needed."""
+    embedder = SentenceTransformerEmbedder(model_dir, onnx_cache, backend="onnx-int8")
+    embedder.embed(["warm up"])
+    burned = []
+    for _ in range(3):
+        embedder.embed(["How do I reset my password?"])
+        before = time.process_time()
+        time.sleep(0.3)
+        burned.append(time.process_time() - before)
+    assert min(burned) < 0.01, burned
 
 
 def test_export_is_reused(model_dir: str, onnx_cache: Path) -> None:
