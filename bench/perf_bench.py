@@ -9,7 +9,7 @@
     before the clock starts, for both.
 (b) ``POST /v1/kbs/{id}/search`` latency over HTTP against the real API (``kb serve`` in a
     subprocess on 127.0.0.1), at 10k and 100k chunks, concurrency 1 and 8, with the corpus's real
-    questions. The big knowledge bases are generated, not embedded: past the real passages, each
+    questions, and the server's CPU time per search (all its threads, from /proc). The big knowledge bases are generated, not embedded: past the real passages, each
     chunk joins halves of two passages, its vector the mean of their real embeddings plus small
     noise, renormalised; chunks go straight into the project's Chroma store and BM25 index
     and documents (10 chunks each) into the registry, so retrieval treats them as live.
@@ -200,7 +200,7 @@ def main() -> None:
             server, url = start_server(REPO, data_dir, MODEL_CACHE, tmp / "server.log")
             try:
                 headers = {"Authorization": f"Bearer {secret}"}
-                results = search_table(url, headers, kb_ids, queries, args.requests)
+                results = search_table(url, headers, kb_ids, queries, args.requests, server.pid)
                 print(
                     "\n(c) server peak RSS (VmHWM, both knowledge bases loaded, model included): "
                     f"{vm_hwm_mb(server.pid):.0f} MiB"

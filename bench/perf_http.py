@@ -95,24 +95,41 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def search_table(
-    url: str, headers: dict[str, str], kb_ids: dict[int, str], queries: list[str], requests: int
+    url: str,
+    headers: dict[str, str],
+    kb_ids: dict[int, str],
+    queries: list[str],
+    requests: int,
+    server_pid: int,
 ) -> dict[tuple[int, int], list[float]]:
-    """Print p50/p95/p99 and req/s per knowledge base size at concurrency 1 and 8, after 20
-    warm-up searches each; returns the latencies by (size, concurrency)."""
+    """Print p50/p95/p99, req/s and the server's CPU time per search, per knowledge base size
+    at concurrency 1 and 8, after 20 warm-up searches each; returns the latencies by (size,
+    concurrency)."""
     results: dict[tuple[int, int], list[float]] = {}
-    print(f"{'chunks':>7} {'conc':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}")
+    print(
+        f"{'chunks':>7} {'conc':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7}"
+        f" {'server CPU ms/req':>18}"
+    )
     for size, kb_id in kb_ids.items():
         asyncio.run(measure(url, headers, kb_id, queries, 20, 1))  # warm-up
         for concurrency in (1, 8):
+            cpu = cpu_seconds(server_pid)
             latencies, seconds = asyncio.run(
                 measure(url, headers, kb_id, queries, requests, concurrency)
             )
+            cpu = cpu_seconds(server_pid) - cpu
             results[size, concurrency] = latencies
             print(
                 f"{size:>7} {concurrency:>5} {percentile(latencies, 50):8.1f} "
                 f"{percentile(latencies, 95):8.1f} {percentile(latencies, 99):8.1f} "
-                f"{len(latencies) / seconds:7.1f}"
+                f"{len(latencies) / seconds:7.1f} {cpu / len(latencies) * 1000:18.1f}"
             )
     return results
 
