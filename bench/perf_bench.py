@@ -9,10 +9,11 @@
     before the clock starts, for both.
 (b) ``POST /v1/kbs/{id}/search`` latency over HTTP against the real API (``kb serve`` in a
     subprocess on 127.0.0.1), at 10k and 100k chunks, concurrency 1 and 8, with the corpus's real
-    questions, and the server's CPU time per search (all its threads, from /proc). The big knowledge bases are generated, not embedded: past the real passages, each
-    chunk joins halves of two passages, its vector the mean of their real embeddings plus small
-    noise, renormalised; chunks go straight into the project's Chroma store and BM25 index
-    and documents (10 chunks each) into the registry, so retrieval treats them as live.
+    questions, and the server's CPU time per search (all its threads, from /proc). The big
+    knowledge bases are generated, not embedded: past the real passages, each chunk joins halves
+    of two passages, its vector the mean of their real embeddings plus small noise, renormalised;
+    chunks go straight into the project's Chroma store and BM25 index and documents (10 chunks
+    each) into the registry, so retrieval treats them as live.
 (c) The server's peak RSS (VmHWM) after all searches.
 
 Usage: .venv/bin/python bench/perf_bench.py [--passages 2000] [--sizes 10000,100000]

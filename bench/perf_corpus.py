@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from api.container import Container
-from kb.models import Chunk, Document
+from kb.models import Chunk, Document, chunk_id
 
 CHUNKS_PER_DOC = 10
 NOISE = 0.01  # per dimension; cosine to the real vector stays ~0.98
@@ -37,7 +37,7 @@ def build_kb(
             for index, text in enumerate(part):
                 chunks.append(
                     Chunk(
-                        id=f"{doc_id}:{digest[:16]}:{index}",
+                        id=chunk_id(doc_id, digest[:16], index),
                         kb_id=kb.id,
                         document_id=doc_id,
                         version=digest[:16],

@@ -24,7 +24,7 @@ from kb.embeddings import Embedder
 from kb.errors import KBError, NoExtractableText, PayloadTooLarge
 from kb.events import EventBus
 from kb.lexical import LexicalIndex
-from kb.models import Chunk, Document
+from kb.models import Chunk, Document, chunk_id
 from kb.registry import Registry
 from kb.store import VectorStore
 from kb.tables import new_id
@@ -139,7 +139,7 @@ class IngestionService:
         texts = [embedding_text(c) for p in batch for c in p.chunks]
         known: dict[str, list[float]] = {}
         old_ids = [
-            f"{p.existing.id}:{p.existing.content_hash[:16]}:{i}"
+            chunk_id(p.existing.id, p.existing.content_hash[:16], i)
             for p in batch
             if p.existing is not None
             for i in range(p.existing.chunk_count)
@@ -225,7 +225,7 @@ class IngestionService:
     ) -> list[Chunk]:
         return [
             Chunk(
-                id=f"{doc_id}:{version}:{span.index}",
+                id=chunk_id(doc_id, version, span.index),
                 kb_id=kb_id,
                 document_id=doc_id,
                 version=version,

@@ -40,6 +40,19 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def chunk_id(document_id: str, version: str, index: int) -> str:
+    """The id of a document version's ``index``-th chunk: ``document:version:index``."""
+    return f"{document_id}:{version}:{index}"
+
+
+def chunk_id_parts(chunk_id: str) -> tuple[str, str] | None:
+    """The document id and version a chunk id names; None if it is not of ``chunk_id``'s form."""
+    parts = chunk_id.rsplit(":", 2)
+    if len(parts) != 3 or not all(parts) or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a document, the unit that is embedded, retrieved and cited."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb.lexical import SqliteLexicalIndex
-from kb.models import Chunk
+from kb.models import Chunk, chunk_id, chunk_id_parts
 from kb.store import ChromaStore
 
 
@@ -93,3 +93,25 @@ def test_chunks_written_with_their_text_in_chroma_are_still_read(
         ]
     finally:
         store.close()
+
+
+def test_nearest_chunks_name_their_document_and_version(store: ChromaStore) -> None:
+    """The dense query reads document and version from chunk ids (``doc:version:index``, no
+    metadata fetched); an id of another form, as a custom store could write, falls back to
+    the chunk's metadata."""
+    odd = Chunk(
+        id="legacy-7", kb_id="kb_1", document_id="doc:with:colons", version="v9", index=0,
+        text="An id of another form.", title="Old", source="old.md", media_type="text/markdown",
+        start_char=0, end_char=22,
+    )  # fmt: skip
+    colons = _chunk("doc:with:colons", 3, "A document id with colons in it.")
+    chunks = [*CHUNKS, odd, colons]
+    store.add("kb_1", chunks, [_vector(i) for i in range(len(chunks))])
+    hits = store.query("kb_1", _vector(0), k=len(chunks))
+    assert {(h.chunk_id, h.document_id, h.version) for h in hits} == {
+        (c.id, c.document_id, c.version) for c in chunks
+    }
+    assert hits[0].chunk_id == CHUNKS[0].id and hits[0].similarity == pytest.approx(1.0)
+    assert chunk_id_parts("doc:with:colons:v1:3") == ("doc:with:colons", "v1")
+    assert chunk_id_parts("legacy-7") is None and chunk_id_parts("a:b:c") is None
+    assert chunk_id("doc_a", "v1", 2) == "doc_a:v1:2"
