@@ -203,11 +203,14 @@ class SentenceTransformerEmbedder:
         races with counting on another thread ("Already borrowed") and would cap the counts.
         """
         if self._counting is None:
-            backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
-            if backend is None:
-                return None
             from tokenizers import Tokenizer
 
+            tokenizer = self.model.tokenizer  # transformers' (torch) or tokenizers' own (ONNX)
+            backend = getattr(tokenizer, "backend_tokenizer", None)
+            if backend is None and isinstance(tokenizer, Tokenizer):
+                backend = tokenizer
+            if backend is None:
+                return None
             copy = Tokenizer.from_str(backend.to_str())
             copy.no_truncation()
             copy.no_padding()

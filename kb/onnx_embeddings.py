@@ -42,19 +42,16 @@ class OnnxSentenceEncoder:
     """The exported model plus its tokenizer; ``encode`` mirrors SentenceTransformer.encode."""
 
     def __init__(self, export_dir: Path) -> None:
-        from transformers import AutoTokenizer
-
         meta = json.loads((export_dir / META_FILE).read_text())
         self.export_dir = export_dir
         self.max_seq_length = int(meta["max_seq_length"])
         self.dimension = int(meta["dimension"])
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(export_dir))
+        # The fast tokenizer's core (``tokenizers``), truncating to the model's window: the
+        # same ids as transformers' AutoTokenizer, without importing transformers and torch.
+        self.tokenizer = load_tokenizer(export_dir, self.max_seq_length)
         self._inputs: list[str] = list(meta["inputs"])
         # Padding values per input; attention masks pad with 0 so padding never counts.
-        self._pad = {
-            "input_ids": self.tokenizer.pad_token_id or 0,
-            "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0) or 0,
-        }
+        self._pad = {"input_ids": pad_token_id(export_dir, self.tokenizer), "token_type_ids": 0}
         self._session = new_session(export_dir / MODEL_FILE)
 
     def encode(
@@ -73,7 +70,12 @@ class OnnxSentenceEncoder:
         nothing (the result is always an array; there is no progress bar).
         """
         del convert_to_numpy, show_progress_bar
-        encoded = self.tokenizer(list(sentences), truncation=True, max_length=self.max_seq_length)
+        encodings = self.tokenizer.encode_batch(list(sentences))
+        encoded = {
+            "input_ids": [e.ids for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+        }
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")
         rows: list[np.ndarray] = []
@@ -90,7 +92,9 @@ class OnnxSentenceEncoder:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
-    def _padded(self, encoded: Any, batch: np.ndarray, width: int) -> dict[str, np.ndarray]:
+    def _padded(
+        self, encoded: dict[str, list[list[int]]], batch: np.ndarray, width: int
+    ) -> dict[str, np.ndarray]:
         feed = {}
         for name in self._inputs:
             array = np.full((len(batch), width), self._pad.get(name, 0), dtype=np.int64)
@@ -99,6 +103,30 @@ class OnnxSentenceEncoder:
                 array[row, : len(values)] = values
             feed[name] = array
         return feed
+
+
+def load_tokenizer(export_dir: Path, max_length: int) -> Any:
+    """The export's fast tokenizer (``tokenizer.json``), truncating at ``max_length`` tokens
+    (special tokens included) and never padding."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def pad_token_id(export_dir: Path, tokenizer: Any) -> int:
+    """The id of the tokenizer's padding token (``tokenizer_config.json``); 0 when unnamed."""
+    try:
+        config = json.loads((export_dir / "tokenizer_config.json").read_text())
+    except (OSError, ValueError):
+        config = {}
+    pad = config.get("pad_token") if isinstance(config, dict) else None
+    if isinstance(pad, dict):  # an AddedToken written out
+        pad = pad.get("content")
+    found = tokenizer.token_to_id(pad) if isinstance(pad, str) else None
+    return int(found) if found is not None else 0
 
 
 def load_int8_encoder(model_path: str, cache_dir: Path) -> OnnxSentenceEncoder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from kb.embeddings import SentenceTransformerEmbedder, extract_bundled_minilm, s
 from kb.onnx_embeddings import OnnxSentenceEncoder, new_session
 from kb.onnx_export import FP32_NODES, META_FILE, MODEL_FILE, cpu_isa, export_dir_for
 from kb.settings import Settings
-from tests.conftest import MODEL_CACHE, make_settings
+from tests.conftest import MODEL_CACHE, REPO, make_settings
 
 SENTENCES = [
     "How do I reset my password?",
@@ -108,6 +109,51 @@ def test_threads_do_not_spin_after_a_question(model_dir: str, onnx_cache: Path) 
         time.sleep(0.3)
         burned.append(time.process_time() - before)
     assert min(burned) < 0.01, burned
+
+
+def test_a_cached_export_loads_without_torch(model_dir: str, onnx_cache: Path) -> None:
+    """Serving from a cached export imports neither torch nor transformers (~210 MB of memory
+    and ~1 s of start-up): a fresh interpreter embeds and checks what it imported."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from kb.embeddings import SentenceTransformerEmbedder\n"
+        f"e = SentenceTransformerEmbedder({model_dir!r}, Path({str(onnx_cache)!r}))\n"
+        "assert len(e.embed(['Tomato soup'])[0]) == 384\n"
+        "assert e.count_tokens('Tomato soup')\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_tokenizer_gives_transformers_ids(onnx_cache: Path) -> None:
+    """The encoder tokenises with ``tokenizers`` directly; ids, token types and masks are
+    those of transformers' AutoTokenizer with the same truncation, on awkward text too."""
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(export_dir(onnx_cache)))
+    encoder = OnnxSentenceEncoder(export_dir(onnx_cache))
+    texts = [
+        *SENTENCES,
+        "",
+        "   ",
+        "Ünïcödé café naïve, emoji 🎉 and CJK 漢字テスト",
+        "x" * 3000,
+        " ".join(["word"] * 600),
+        "tabs\tand\nnew lines\r\n",
+        "[CLS] [SEP] [PAD] written out",
+    ]
+    expected = reference(texts, truncation=True, max_length=encoder.max_seq_length)
+    got = encoder.tokenizer.encode_batch(texts)
+    assert [e.ids for e in got] == expected["input_ids"]
+    assert [e.type_ids for e in got] == expected["token_type_ids"]
+    assert [e.attention_mask for e in got] == expected["attention_mask"]
+    assert encoder._pad["input_ids"] == reference.pad_token_id
 
 
 def test_export_is_reused(model_dir: str, onnx_cache: Path) -> None:
