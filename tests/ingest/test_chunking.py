@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
@@ -10,6 +12,7 @@ import pytest
 
 from ingest.chunking import SentenceChunker, _PartSizes
 from kb.embeddings import SentenceTransformerEmbedder
+from tests.conftest import REPO
 
 # Words and marks where a WordPiece tokenizer's word cuts are easy to get wrong.
 AWKWARD = [
@@ -125,3 +128,28 @@ def test_tiny_sections(embedder: SentenceTransformerEmbedder, text: str) -> None
     fast = SentenceChunker(40, 8, embedder.count_tokens, embedder.word_token_spans)
     slow = SentenceChunker(40, 8, embedder.count_tokens)
     assert fast._split_section(text) == slow._split_section(text)
+
+
+def test_nltk_loads_without_scikit_learn_or_scipy() -> None:
+    """The splitter's NLTK comes without the scikit-learn and SciPy integrations its package
+    init would import (~90 MB of a server's memory); sentences are split as before, and both
+    packages stay importable for whoever needs them."""
+    code = (
+        "import sys\n"
+        "from ingest.chunking import SentenceChunker\n"
+        "chunker = SentenceChunker(12, 2, lambda text: text.split())\n"
+        f"parts = chunker._split_section({' '.join(SENTENCES)!r})\n"
+        "loaded = sorted(m for m in ('nltk', 'scipy', 'sklearn') if m in sys.modules)\n"
+        "import scipy, sklearn\n"
+        "print(loaded)\n"
+        "print(repr(parts))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    loaded, parts = done.stdout.strip().splitlines()
+    assert loaded == "['nltk']"
+    # The same cuts as an NLTK imported whole (the tests' process may import it either way).
+    reference = SentenceChunker(12, 2, lambda text: text.split())
+    assert parts == repr(reference._split_section(" ".join(SENTENCES)))
