@@ -123,7 +123,10 @@ def main() -> None:
     args = parser.parse_args()
     server, base = serve(make_site(args.pages))
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(storage={"data_dir": Path(tmp)})
+        # The repository's model cache: the bundled model is extracted and exported once.
+        settings = Settings(
+            storage={"data_dir": Path(tmp)}, embedding={"cache_dir": REPO / "data" / "models"}
+        )
         settings.crawl.allowed_hosts = ["127.0.0.1"]
         container = build_container(settings)
         container.embedder.embed(["warm up"])  # model loading is not crawling
