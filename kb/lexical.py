@@ -18,6 +18,7 @@ from typing import Protocol
 
 from kb.lexical_query import fts_query
 from kb.models import Chunk
+from kb.sqlite_readers import ThreadReaders
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -68,7 +69,14 @@ class LexicalIndex(Protocol):
 
 
 class SqliteLexicalIndex:
-    """BM25 over SQLite FTS5 tables (``fts_<kb_id>``) in one database file."""
+    """BM25 over SQLite FTS5 tables (``fts_<kb_id>``) in one database file.
+
+    Writes go through one connection, under a lock. Reads (searches, chunk texts) use a
+    connection per thread, without the lock: in WAL mode they run beside each other and beside
+    a write, on its last committed state. With one shared connection, searches queued behind
+    each other and behind ingestion's writes: at concurrency 8 and 100k chunks 67.5-71.9
+    searches/s, against 68.9-79.5 (mean 69.6 against 75.3, six alternating runs each).
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,11 +85,23 @@ class SqliteLexicalIndex:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
         self._known: set[str] = set()
+        self._readers = ThreadReaders(path)
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database, the read connections included."""
         with self._lock:
             self._db.close()
+        self._readers.close()
+
+    def _readable(self, kb_id: str) -> str | None:
+        """The knowledge base's table, if it exists; takes the write lock only the first time."""
+        if not _SAFE_NAME.match(kb_id):
+            raise ValueError(f"unsafe knowledge base id {kb_id!r}")
+        table = f"fts_{kb_id}"
+        if table in self._known:
+            return table
+        with self._lock:
+            return self._table(kb_id, create=False)
 
     def _table(self, kb_id: str, create: bool = True) -> str | None:
         if not _SAFE_NAME.match(kb_id):
@@ -212,17 +232,22 @@ class SqliteLexicalIndex:
         the index keeps in front of the text); chunks not indexed are left out."""
         ids = list(sections)
         rows: list[tuple[str, str]] = []
-        with self._lock:
-            if not ids or self._table(kb_id, create=False) is None:
-                return {}
+        if not ids or self._readable(kb_id) is None:
+            return {}
+        reader = self._readers.get()
+        try:
             for start in range(0, len(ids), 500):
                 part = ids[start : start + 500]
-                rows += self._db.execute(
+                rows += reader.execute(
                     f"SELECT i.chunk_id, f.text FROM ids_{kb_id} AS i"
                     f" JOIN fts_{kb_id} AS f ON f.rowid = i.fts_rowid"
                     f" WHERE i.chunk_id IN ({','.join('?' * len(part))})",
                     part,
                 ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not _dropped(exc):
+                raise
+            return {}  # the knowledge base was deleted meanwhile
         return {chunk_id: _chunk_text(indexed, sections[chunk_id]) for chunk_id, indexed in rows}
 
     def search(
@@ -237,24 +262,34 @@ class SqliteLexicalIndex:
         match = fts_query(query)
         if not match or document_ids == []:
             return []
-        with self._lock:
-            table = self._table(kb_id, create=False)
-            if table is None:
-                return []
-            where, params = [f"{table} MATCH ?"], [match]
-            if document_ids is not None:
-                where.append(f"document_id IN ({','.join('?' * len(document_ids))})")
-                params += list(document_ids)
-            if media_types:
-                where.append(f"media_type IN ({','.join('?' * len(media_types))})")
-                params += list(media_types)
+        table = self._readable(kb_id)
+        if table is None:
+            return []
+        where, params = [f"{table} MATCH ?"], [match]
+        if document_ids is not None:
+            where.append(f"document_id IN ({','.join('?' * len(document_ids))})")
+            params += list(document_ids)
+        if media_types:
+            where.append(f"media_type IN ({','.join('?' * len(media_types))})")
+            params += list(media_types)
+        try:
             # bm25() is lower-is-better; title matches count double, as a heading does.
-            rows = self._db.execute(
+            reader = self._readers.get()
+            rows = reader.execute(
                 f"SELECT chunk_id, document_id, version, bm25({table}, 0, 0, 0, 0, 2.0, 1.0) AS s"
                 f" FROM {table} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?",
                 [*params, k],
             ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not _dropped(exc):
+                raise
+            return []  # the knowledge base was deleted meanwhile
         return [LexicalHit(r[0], r[1], r[2], -float(r[3])) for r in rows]
+
+
+def _dropped(exc: sqlite3.OperationalError) -> bool:
+    """Whether a read failed because its knowledge base's tables were dropped meanwhile."""
+    return "no such table" in str(exc)
 
 
 def _index_text(chunk: Chunk) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,3 +81,57 @@ def test_survives_reopening(tmp_path: Path) -> None:
     first.close()
     again = SqliteLexicalIndex(tmp_path / "l.sqlite3")
     assert again.search("kb_9", "restarts", 5)[0].chunk_id == "d:v:0"
+
+
+def test_reads_do_not_wait_for_a_write(index: SqliteLexicalIndex) -> None:
+    """Searches and text reads run on per-thread connections beside a write in progress (WAL),
+    seeing what was committed before it; the write's rows show once it commits."""
+    index.search("kb_1", "bananas", 10)  # the table is known: reads take no lock
+    new = _chunk("doc_d", "v1", 0, "Bananas ripen faster next to apples.")
+    pool = ThreadPoolExecutor(2)
+    try:
+        with index._lock:  # a write in progress, as ingestion holds it
+            index._db.execute("BEGIN")
+            index._db.execute(
+                "INSERT INTO fts_kb_1 (chunk_id, document_id, version, media_type, title, text)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (new.id, new.document_id, new.version, new.media_type, "", new.text),
+            )
+            searching = pool.submit(index.search, "kb_1", "bananas", 10)
+            reading = pool.submit(index.chunk_texts, "kb_1", {"doc_c:v1:0": None})
+            try:  # a read waiting for the lock would time out here
+                hits, texts = searching.result(timeout=5), reading.result(timeout=5)
+            except BaseException:
+                index._db.execute("ROLLBACK")
+                raise
+            index._db.execute("COMMIT")
+    finally:
+        pool.shutdown()  # after the lock is released, so a blocked read cannot hang the test
+    assert [h.chunk_id for h in hits] == ["doc_c:v1:0"]  # not the uncommitted row
+    assert texts == {"doc_c:v1:0": "Bananas are rich in potassium."}
+    with ThreadPoolExecutor(1) as again:
+        after = again.submit(index.search, "kb_1", "bananas", 10).result(timeout=5)
+    assert {h.chunk_id for h in after} == {"doc_c:v1:0", "doc_d:v1:0"}
+
+
+def test_read_connections_go_with_their_threads_and_close(index: SqliteLexicalIndex) -> None:
+    for _ in range(20):  # short-lived threads, as a server's worker pool has
+        worker = threading.Thread(target=index.search, args=("kb_1", "river", 5))
+        worker.start()
+        worker.join()
+    gc.collect()
+    assert len(index._readers._open) <= 1
+    index.search("kb_1", "river", 5)
+    index.close()
+    assert len(index._readers._open) == 1  # closed, not yet collected
+    with pytest.raises(sqlite3.ProgrammingError):
+        index.search("kb_1", "river", 5)
+
+
+def test_a_search_racing_a_drop_finds_nothing(index: SqliteLexicalIndex) -> None:
+    """A knowledge base deleted between a search's table check and its query: no hits, no
+    error."""
+    index.search("kb_1", "river", 5)
+    index._db.execute("DROP TABLE fts_kb_1")  # dropped behind the index's back
+    assert index.search("kb_1", "river", 5) == []
+    assert index.chunk_texts("kb_1", {"doc_a:v1:0": None}) == {}
