@@ -23,8 +23,8 @@ def new_session(model_file: Path, options: Any = None) -> Any:
     Its pool threads spin for work only while a run lasts (between the many steps of one
     batch, where waking sleeping threads would cost), and sleep as soon as it returns: by
     default they kept spinning for ~30 ms after each run, so every search's one-text
-    embedding burned ~30 ms of CPU that concurrent searches needed (~40% of the CPU per
-    search at 100k chunks).
+    embedding burned ~30 ms of CPU that concurrent searches needed (half the server's CPU
+    per search at 100k chunks, one search at a time).
     """
     import onnxruntime as ort
 
