@@ -9,7 +9,8 @@
     before the clock starts, for both.
 (b) ``POST /v1/kbs/{id}/search`` latency over HTTP against the real API (``kb serve`` in a
     subprocess on 127.0.0.1), at 10k and 100k chunks, concurrency 1 and 8, with the corpus's real
-    questions, and the server's CPU time per search (all its threads, from /proc). The big
+    questions, and the server's CPU time per search (all its threads, from /proc); then at the
+    largest size again, while another client uploads documents to the same server. The big
     knowledge bases are generated, not embedded: past the real passages, each chunk joins halves
     of two passages, its vector the mean of their real embeddings plus small noise, renormalised;
     chunks go straight into the project's Chroma store and BM25 index and documents (10 chunks
@@ -38,7 +39,14 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 from perf_corpus import NOISE, build_kb, lexical_add_cost  # noqa: E402
-from perf_http import percentile, search_table, start_server, stop_server, vm_hwm_mb  # noqa: E402
+from perf_http import (  # noqa: E402
+    percentile,
+    search_table,
+    search_while_ingesting,
+    start_server,
+    stop_server,
+    vm_hwm_mb,
+)
 
 from api.container import Container, build_container  # noqa: E402
 from ingest.pipeline import embedding_text  # noqa: E402
@@ -202,6 +210,8 @@ def main() -> None:
             try:
                 headers = {"Authorization": f"Bearer {secret}"}
                 results = search_table(url, headers, kb_ids, queries, args.requests, server.pid)
+                largest = (max(kb_ids), kb_ids[max(kb_ids)])
+                search_while_ingesting(url, headers, largest, queries, args.requests, passages)
                 print(
                     "\n(c) server peak RSS (VmHWM, both knowledge bases loaded, model included): "
                     f"{vm_hwm_mb(server.pid):.0f} MiB"

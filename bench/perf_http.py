@@ -4,11 +4,13 @@ server's peak RSS."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -142,3 +144,48 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+def search_while_ingesting(
+    url: str,
+    headers: dict[str, str],
+    kb: tuple[int, str],
+    queries: list[str],
+    requests: int,
+    passages: list[str],
+) -> None:
+    """Print search latency at concurrency 1 on ``kb`` (chunks, id) while another client uploads
+    documents of three passages each into a new knowledge base, one after another: what a chat
+    sees while the same server ingests."""
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        created = client.post("/v1/kbs", json={"name": "ingest-during-search"})
+        created.raise_for_status()
+        target = created.json()["id"]
+        stop = threading.Event()
+        uploads: list[float] = []
+
+        def upload() -> None:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                text = "\n\n".join(passages[(3 * i + j) % len(passages)] for j in range(3))
+                start = time.perf_counter()
+                response = client.post(
+                    f"/v1/kbs/{target}/documents", json={"title": f"page {i}", "text": text}
+                )
+                response.raise_for_status()
+                uploads.append(time.perf_counter() - start)
+
+        uploader = threading.Thread(target=upload, daemon=True)
+        uploader.start()
+        time.sleep(2)  # the uploads are under way
+        started = len(uploads)
+        latencies, seconds = asyncio.run(measure(url, headers, kb[1], queries, requests, 1))
+        done = len(uploads) - started
+        stop.set()
+        uploader.join(timeout=120)
+    print(
+        f"{kb[0]:>7} {'1':>5} {percentile(latencies, 50):8.1f} {percentile(latencies, 95):8.1f} "
+        f"{percentile(latencies, 99):8.1f} {len(latencies) / seconds:7.1f}   while ingesting "
+        f"{done / seconds:.1f} uploads/s (3 passages each) on the same server"
+    )
