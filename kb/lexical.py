@@ -95,10 +95,8 @@ class SqliteLexicalIndex:
 
     def _readable(self, kb_id: str) -> str | None:
         """The knowledge base's table, if it exists; takes the write lock only the first time."""
-        if not _SAFE_NAME.match(kb_id):
-            raise ValueError(f"unsafe knowledge base id {kb_id!r}")
         table = f"fts_{kb_id}"
-        if table in self._known:
+        if table in self._known:  # only checked, safe names are ever added
             return table
         with self._lock:
             return self._table(kb_id, create=False)

@@ -8,6 +8,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,6 +84,16 @@ def client(container: Container, auth_headers: dict[str, str]) -> Iterator[TestC
     app = create_app(container)
     with TestClient(app, raise_server_exceptions=False, headers=auth_headers) as test_client:
         yield test_client
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter from the repository root (nothing imported yet);
+    fail with its stderr if it fails; return its stdout, stripped."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def free_port() -> int:

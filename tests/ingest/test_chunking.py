@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 
@@ -12,7 +10,7 @@ import pytest
 
 from ingest.chunking import SentenceChunker, _PartSizes
 from kb.embeddings import SentenceTransformerEmbedder
-from tests.conftest import REPO
+from tests.conftest import run_python
 
 # Words and marks where a WordPiece tokenizer's word cuts are easy to get wrong.
 AWKWARD = [
@@ -144,11 +142,7 @@ def test_nltk_loads_without_scikit_learn_or_scipy() -> None:
         "print(loaded)\n"
         "print(repr(parts))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    loaded, parts = done.stdout.strip().splitlines()
+    loaded, parts = run_python(code).splitlines()
     assert loaded == "['nltk']"
     # The same cuts as an NLTK imported whole (the tests' process may import it either way).
     reference = SentenceChunker(12, 2, lambda text: text.split())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from kb.embeddings import SentenceTransformerEmbedder, extract_bundled_minilm, s
 from kb.onnx_embeddings import OnnxSentenceEncoder, new_session
 from kb.onnx_export import FP32_NODES, META_FILE, MODEL_FILE, cpu_isa, export_dir_for
 from kb.settings import Settings
-from tests.conftest import MODEL_CACHE, REPO, make_settings
+from tests.conftest import MODEL_CACHE, make_settings, run_python
 
 SENTENCES = [
     "How do I reset my password?",
@@ -124,11 +123,7 @@ def test_a_cached_export_loads_without_torch(model_dir: str, onnx_cache: Path) -
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers')"
         " if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert run_python(code) == "[]"
 
 
 def test_tokenizer_gives_transformers_ids(onnx_cache: Path) -> None:
