@@ -29,6 +29,7 @@ from kb.keys import KeyRepository
 from kb.leads import LeadRepository
 from kb.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.oauth import OAuthClientRepository, OAuthService, signing_keys
+from kb.priority import Background
 from kb.registry import Registry
 from kb.secrets import SecretBox
 from kb.settings import Settings
@@ -70,6 +71,7 @@ class Container:
     def close(self) -> None:
         """Release what the services hold."""
         self.crawls.shutdown()  # crawls write through the registry: stop them first
+        self.ingestion.close()  # after the crawls, which ingest through it
         self.webhook_dispatcher.stop()  # after the crawls, whose last events are stored
         self.registry.close()
         self.lexical.close()
@@ -101,6 +103,7 @@ def build_container(
         device=settings.embedding.device,
         batch_size=settings.embedding.batch_size,
         backend=settings.embedding.backend,
+        pool_nice=settings.ingest.background_nice,
     )
     chunker = SentenceChunker(
         settings.chunking.chunk_size,
@@ -123,6 +126,7 @@ def build_container(
         limits,
         settings.ingest.max_upload_bytes,
         events=events,
+        background=Background(settings.ingest.background_nice, name="ingest"),
     )
     retrieval = settings.retrieval
     reranker = (

@@ -211,7 +211,10 @@ def main() -> None:
                 headers = {"Authorization": f"Bearer {secret}"}
                 results = search_table(url, headers, kb_ids, queries, args.requests, server.pid)
                 largest = (max(kb_ids), kb_ids[max(kb_ids)])
-                search_while_ingesting(url, headers, largest, queries, args.requests, passages)
+                for per_upload in (3, 40):  # small documents, then long pages
+                    search_while_ingesting(
+                        url, headers, largest, queries, args.requests, passages, per_upload
+                    )
                 print(
                     "\n(c) server peak RSS (VmHWM, both knowledge bases loaded, model included): "
                     f"{vm_hwm_mb(server.pid):.0f} MiB"

@@ -153,12 +153,13 @@ def search_while_ingesting(
     queries: list[str],
     requests: int,
     passages: list[str],
+    per_upload: int = 3,
 ) -> None:
     """Print search latency at concurrency 1 on ``kb`` (chunks, id) while another client uploads
-    documents of three passages each into a new knowledge base, one after another: what a chat
-    sees while the same server ingests."""
+    documents of ``per_upload`` passages each into a new knowledge base, one after another: what
+    a chat sees while the same server ingests."""
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
-        created = client.post("/v1/kbs", json={"name": "ingest-during-search"})
+        created = client.post("/v1/kbs", json={"name": f"ingest-during-search-{per_upload}"})
         created.raise_for_status()
         target = created.json()["id"]
         stop = threading.Event()
@@ -168,7 +169,8 @@ def search_while_ingesting(
             for i in itertools.count():
                 if stop.is_set():
                     return
-                text = "\n\n".join(passages[(3 * i + j) % len(passages)] for j in range(3))
+                first = per_upload * i
+                text = "\n\n".join(passages[(first + j) % len(passages)] for j in range(per_upload))
                 start = time.perf_counter()
                 response = client.post(
                     f"/v1/kbs/{target}/documents", json={"title": f"page {i}", "text": text}
@@ -187,5 +189,5 @@ def search_while_ingesting(
     print(
         f"{kb[0]:>7} {'1':>5} {percentile(latencies, 50):8.1f} {percentile(latencies, 95):8.1f} "
         f"{percentile(latencies, 99):8.1f} {len(latencies) / seconds:7.1f}   while ingesting "
-        f"{done / seconds:.1f} uploads/s (3 passages each) on the same server"
+        f"{done / seconds:.1f} uploads/s ({per_upload} passages each) on the same server"
     )

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from kb.errors import KBError, NoExtractableText, PayloadTooLarge
 from kb.events import EventBus
 from kb.lexical import LexicalIndex
 from kb.models import Chunk, Document, chunk_id
+from kb.priority import Background
 from kb.registry import Registry
 from kb.store import VectorStore
 from kb.tables import new_id
@@ -44,7 +46,12 @@ def content_hash(raw: RawSource) -> str:
 
 
 class IngestionService:
-    """Ingests sources into knowledge bases, idempotently."""
+    """Ingests sources into knowledge bases, idempotently.
+
+    ``ingest`` and ``ingest_many`` run on ``background``'s low-priority threads
+    (``kb.priority``), so searches served meanwhile come first; the caller waits as before.
+    Without it they run on the caller's thread.
+    """
 
     def __init__(
         self,
@@ -57,8 +64,10 @@ class IngestionService:
         limits: ParseLimits,
         max_bytes: int,
         events: EventBus | None = None,
+        background: Background | None = None,
     ) -> None:
         self._registry = registry
+        self._background = background or Background(0, name="ingest")
         self._events = events  # told about each created or updated document
         self._store = store
         self._lexical = lexical
@@ -72,8 +81,20 @@ class IngestionService:
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
 
+    @property
+    def background_nice(self) -> int:
+        """Nice value of the threads ingestion runs on (0: normal priority)."""
+        return self._background.nice
+
+    def submit(self, kb_id: str, raw: RawSource) -> Future[IngestResult]:
+        """``ingest`` started on a background thread, for callers that await it (the API)."""
+        return self._background.submit(self._ingest, kb_id, raw)
+
     def ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
         """Ingest one source: unchanged content is skipped, changed content replaces the old."""
+        return self._background.run(self._ingest, kb_id, raw)
+
+    def _ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
         self._registry.get_kb(kb_id)
         with self.lock(kb_id):
             prepared = self.prepare(kb_id, raw)
@@ -90,9 +111,14 @@ class IngestionService:
     ) -> list[IngestResult | KBError]:
         """Ingest many sources, embedding their chunks in shared batches (much faster for many
         small documents) while the next sources are parsed (``ingest.batching``). A source that
-        fails is reported, not raised; the others go on."""
+        fails is reported, not raised; the others go on. ``on_done`` is called on the thread
+        that ingests."""
         self._registry.get_kb(kb_id)
-        return BatchRun(self, kb_id, on_done, batch_chunks).run(raws)
+        return self._background.run(BatchRun(self, kb_id, on_done, batch_chunks).run, raws)
+
+    def close(self) -> None:
+        """Let running ingestion finish and stop the background threads."""
+        self._background.close()
 
     def warm_up(self) -> None:
         """Load what the first ingestion would otherwise wait for: the embedding model and the

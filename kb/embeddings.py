@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from kb.errors import ModelUnavailable
+from kb.priority import at_priority
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ class SentenceTransformerEmbedder:
 
     ``backend`` picks the runtime: ``torch`` (fp32) or ``onnx-int8`` (the model exported once
     to int8 ONNX for this CPU and cached in ``cache_dir``; falls back to torch if it cannot).
+    ``pool_nice`` is the nice value of the ONNX backend's worker threads, which embed batches
+    (ingestion's work: ``kb.priority``); a single text is embedded on the caller's thread.
     """
 
     def __init__(
@@ -133,6 +136,7 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         batch_size: int = 64,
         backend: Backend = "onnx-int8",
+        pool_nice: int = 0,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Unknown embedding backend {backend!r}; choose from {list(BACKENDS)}")
@@ -141,6 +145,7 @@ class SentenceTransformerEmbedder:
         self._cache_dir = cache_dir
         self._device = device
         self._batch_size = batch_size
+        self._pool_nice = pool_nice
         self._model: Any = None
         self._counting: Any = None
         self._lock = threading.Lock()
@@ -156,8 +161,11 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         path = resolve_model_path(self.name, self._cache_dir)
+        load = BACKENDS[self.backend]
         try:
-            return BACKENDS[self.backend](path, self._cache_dir, self._device)
+            # Loaded on a thread at ``pool_nice``: the worker threads ONNX Runtime starts with
+            # the session (used by batches, i.e. ingestion) inherit that priority.
+            return at_priority(self._pool_nice, lambda: load(path, self._cache_dir, self._device))
         except Exception as exc:
             raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
 

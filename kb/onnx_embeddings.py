@@ -12,13 +12,19 @@ import numpy as np
 from kb.onnx_export import (
     META_FILE,
     MODEL_FILE,
+    SHARED_FILE,
     UNFUSED_SESSION_OPTIMIZERS,
     ensure_int8_export,
 )
 
 
-def new_session(model_file: Path, options: Any = None) -> Any:
-    """An ONNX Runtime CPU session for an exported model, with the slow fusions turned off.
+def new_session(
+    model_file: Path, options: Any = None, threads: int = 0, shared: dict[str, Any] | None = None
+) -> Any:
+    """An ONNX Runtime CPU session for an exported model, with the slow fusions turned off;
+    ``threads`` 1 runs every step on the calling thread (0: ONNX Runtime's default pool).
+    ``shared`` maps initializer names to OrtValues used in place of the model's own copies
+    (sessions given the same values share that memory; the caller keeps them alive).
 
     Its pool threads spin for work only while a run lasts (between the many steps of one
     batch, where waking sleeping threads would cost), and sleep as soon as it returns: by
@@ -29,6 +35,10 @@ def new_session(model_file: Path, options: Any = None) -> Any:
     import onnxruntime as ort
 
     options = options or ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    for name, value in (shared or {}).items():
+        options.add_initializer(name, value)
     options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(
         str(model_file),
@@ -52,7 +62,15 @@ class OnnxSentenceEncoder:
         self._inputs: list[str] = list(meta["inputs"])
         # Padding values per input; attention masks pad with 0 so padding never counts.
         self._pad = {"input_ids": pad_token_id(export_dir, self.tokenizer), "token_type_ids": 0}
-        self._session = new_session(export_dir / MODEL_FILE)
+        # Batches run on a pool of one thread per core (it starts with the session and keeps
+        # the priority of the thread that created it: kb.priority). One text (a search's
+        # question) runs on its caller's thread alone (~0.5 ms), so it never waits for a pool
+        # that ingestion keeps busy, nor wakes it. Both sessions read the word-embedding table
+        # from one copy (47 MB for MiniLM; each would otherwise hold its own).
+        self._shared = load_shared(export_dir / SHARED_FILE)
+        model = export_dir / MODEL_FILE
+        self._session = new_session(model, shared=self._shared)
+        self._single = new_session(model, threads=1, shared=self._shared)
 
     def encode(
         self,
@@ -79,10 +97,11 @@ class OnnxSentenceEncoder:
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")
         rows: list[np.ndarray] = []
+        session = self._single if len(order) == 1 else self._session
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             feed = self._padded(encoded, batch, int(lengths[batch].max()))
-            rows.append(self._session.run(None, feed)[0])
+            rows.append(session.run(None, feed)[0])
         if not rows:
             return np.zeros((0, self.dimension), np.float32)
         by_length = np.concatenate(rows)
@@ -103,6 +122,17 @@ class OnnxSentenceEncoder:
                 array[row, : len(values)] = values
             feed[name] = array
         return feed
+
+
+def load_shared(path: Path) -> dict[str, Any]:
+    """The export's shared initializers (``SHARED_FILE``) as OrtValues, by name."""
+    import onnxruntime as ort
+
+    with np.load(path) as tables:
+        return {
+            name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(tables[name]))
+            for name in tables.files
+        }
 
 
 def load_tokenizer(export_dir: Path, max_length: int) -> Any:

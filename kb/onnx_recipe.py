@@ -11,8 +11,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
+from onnx import numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.fusion_options import FusionOptions
 from onnxruntime.transformers.optimizer import optimize_model
@@ -26,6 +28,8 @@ from kb.onnx_export import (
     MODEL_FILE,
     QUANTIZED_OPS,
     REDUCE_RANGE,
+    SHARED_FILE,
+    SHARED_MIN_BYTES,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ def export(model_path: str, out: Path, isa: str, fingerprint: str) -> None:
     transformer: Any = model[0]
     fused = _fuse(fp32, transformer.auto_model.config)
     _quantize(fused, out / MODEL_FILE, isa)
+    _save_shared(out / MODEL_FILE, out / SHARED_FILE)
     for leftover in {fp32, fused}:
         leftover.unlink()
     model.tokenizer.save_pretrained(str(out))
@@ -56,6 +61,7 @@ def export(model_path: str, out: Path, isa: str, fingerprint: str) -> None:
         "max_seq_length": int(model.max_seq_length or model.tokenizer.model_max_length),
         "dimension": dimension,
         "sha256": sha256_file(out / MODEL_FILE),
+        "shared_sha256": sha256_file(out / SHARED_FILE),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2))
 
@@ -129,6 +135,19 @@ def _quantize(source: Path, target: Path, isa: str) -> None:
         )
     finally:
         root.removeFilter(_not_from_quantizer)
+
+
+def _save_shared(model_file: Path, target: Path) -> None:
+    """Save the model's fp32 initializers of ``SHARED_MIN_BYTES`` or more, by name."""
+    graph = onnx.load(str(model_file)).graph
+    tables = {
+        tensor.name: numpy_helper.to_array(tensor)
+        for tensor in graph.initializer
+        if tensor.data_type == onnx.TensorProto.FLOAT
+        and 4 * int(np.prod(tensor.dims)) >= SHARED_MIN_BYTES
+    }
+    with target.open("wb") as handle:
+        np.savez(handle, **tables)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
 
 
 class _SentenceEmbedding(torch.nn.Module):

@@ -41,6 +41,15 @@ class IngestSettings(BaseModel):
     max_text_chars: int = Field(
         20_000_000, description="Largest amount of extracted text kept from one document."
     )
+    background_nice: int = Field(
+        10,
+        description=(
+            "CPU nice value (Linux) of the threads that ingest and crawl, so searches and "
+            "answers come first while documents are ingested; 0 runs them at normal priority."
+        ),
+        ge=0,
+        le=19,
+    )
 
 
 class ChunkingSettings(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -66,7 +66,9 @@ async def upload_document(
             "Send a multipart/form-data upload with a 'file' field, or application/json "
             "with {title, text}."
         )
-    result = await run_in_threadpool(ingestion.ingest, kb_id, raw)
+    # On ingestion's low-priority threads (kb.priority); shielded, so an upload that arrived
+    # completes even if the client stops waiting for the answer.
+    result = await asyncio.shield(asyncio.wrap_future(ingestion.submit(kb_id, raw)))
     body = IngestOut(outcome=result.outcome, document=DocumentOut.of(result.document))
     code = status.HTTP_201_CREATED if result.outcome == "created" else status.HTTP_200_OK
     return JSONResponse(body.model_dump(mode="json"), status_code=code)

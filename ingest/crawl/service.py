@@ -13,6 +13,7 @@ from ingest.crawl.runner import CrawlDeps, CrawlRunner
 from ingest.crawl.safety import AddressPolicy, AddressRefused
 from kb.crawls import ACTIVE, CrawlCounts, CrawlJob, CrawlStatus
 from kb.errors import CrawlFinished, CrawlInProgress, UrlRefused
+from kb.priority import lower_thread_priority
 
 log = logging.getLogger(__name__)
 # How long DELETE waits for a cancelled crawl to wind down before answering anyway.
@@ -35,7 +36,14 @@ class CrawlService:
     def __init__(self, deps: CrawlDeps) -> None:
         self._deps = deps
         self._jobs = deps.pages
-        self._executor = ThreadPoolExecutor(deps.settings.max_parallel_crawls, "crawl")
+        # Crawls are background work: their threads (and the fetch and ingest threads each
+        # crawl starts, which inherit it) run at ingestion's lower priority (kb.priority).
+        self._executor = ThreadPoolExecutor(
+            deps.settings.max_parallel_crawls,
+            "crawl",
+            initializer=lower_thread_priority,
+            initargs=(deps.ingestion.background_nice,),
+        )
         self._live: dict[str, _Live] = {}
         self._lock = threading.Lock()
 

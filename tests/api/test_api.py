@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import sys
+import threading
 import time
 
 import docx
@@ -222,3 +225,25 @@ def test_startup_warms_the_model_and_splitter_in_the_background(
         while "warmed up in" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
     assert "warmed up in" in caplog.text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_uploads_never_lower_the_priority_of_threads_that_serve_searches(
+    client: TestClient,
+) -> None:
+    """Uploads run on ingestion's low-priority threads; the threads that answer requests
+    (searches among them) stay at normal priority, which a process cannot restore once lost."""
+    kb_id = _kb(client)
+    for i in range(3):
+        response = client.post(
+            f"/v1/kbs/{kb_id}/documents", json={"title": f"Page {i}", "text": f"Refunds {i}."}
+        )
+        assert response.status_code == 201, response.text
+        found = client.post(f"/v1/kbs/{kb_id}/search", json={"query": "refunds"})
+        assert found.status_code == 200 and found.json()["results"], found.text
+    lowered = {
+        t.name
+        for t in threading.enumerate()
+        if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > 0
+    }
+    assert lowered and all(name.startswith("ingest") for name in lowered), lowered

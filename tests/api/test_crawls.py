@@ -3,6 +3,9 @@ and the ``kb crawl`` command."""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +85,11 @@ def test_start_answers_202_at_once_and_the_crawl_finishes(
     assert done["finished_at"] and done["options"]["delay_s"] == 0.05
     listed = api.get(f"/v1/kbs/{kb_id}/crawls").json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == job["id"]
+    if sys.platform.startswith("linux"):  # crawls are background work (kb.priority)
+        crawlers = [t for t in threading.enumerate() if t.name.startswith("crawl_")]
+        assert crawlers and all(
+            os.getpriority(os.PRIO_PROCESS, t.native_id or 0) == 10 for t in crawlers
+        )
 
 
 def test_cancel_stops_a_running_crawl(api: TestClient, site: FixtureSite) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -12,6 +14,7 @@ from engine.retrieve import SearchRequest
 from ingest.sources import RawSource
 from kb.errors import EmptyDocument, KnowledgeBaseNotFound, PayloadTooLarge
 from kb.models import Chunk
+from kb.priority import thread_nice
 
 PRICING_V1 = "# Pricing\n\nThe Basic plan costs 10 euros per month and includes email support."
 PRICING_V2 = "# Pricing\n\nThe Basic plan costs 12 euros per month and includes phone support."
@@ -255,3 +258,27 @@ def test_ingest_many_applies_repeated_sources_in_order(container: Container) -> 
     assert outcomes == ["updated"] + ["created"] * 5 + ["updated"]
     texts = _search(container, kb.id, "How much does the Basic plan cost?")
     assert any("10 euros" in t for t in texts) and not any("12 euros" in t for t in texts)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_ingestion_runs_at_background_priority_and_leaves_the_caller_alone(
+    container: Container,
+) -> None:
+    """Ingestion yields the CPU to searches (KB_INGEST__BACKGROUND_NICE, 10 by default): it runs
+    on threads at that nice value, and the calling thread, which may serve searches next,
+    keeps its own priority."""
+    kb = container.catalog.create_kb("priority")
+    ran_at: list[tuple[int, int]] = []
+
+    def done(_raw: RawSource, _outcome: object) -> None:
+        ran_at.append((threading.get_native_id(), thread_nice()))
+
+    raws = [RawSource(f"Page {i} about billing.".encode(), source=f"p{i}.txt") for i in range(3)]
+    container.ingestion.ingest_many(kb.id, raws, on_done=done)
+    single = container.ingestion.ingest(kb.id, RawSource(b"One more page.", source="one.txt"))
+
+    assert single.outcome == "created"
+    assert {nice for _, nice in ran_at} == {10}
+    assert threading.get_native_id() not in {tid for tid, _ in ran_at}
+    assert thread_nice() == 0
+    assert _search(container, kb.id, "billing")
