@@ -246,4 +246,6 @@ def test_uploads_never_lower_the_priority_of_threads_that_serve_searches(
         for t in threading.enumerate()
         if t.native_id is not None and os.getpriority(os.PRIO_PROCESS, t.native_id) > 0
     }
-    assert lowered and all(name.startswith("ingest") for name in lowered), lowered
+    assert any(name.startswith("ingest") for name in lowered), lowered
+    # Background threads only (crawl threads may linger from another test's crawl).
+    assert all(name.startswith(("ingest", "crawl")) for name in lowered), lowered

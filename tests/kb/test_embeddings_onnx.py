@@ -74,7 +74,8 @@ def test_int8_vectors_stay_close_to_fp32(
 def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Path) -> None:
     """Fused attention and int8 products, but no SkipLayerNormalization or BiasGelu (slow CPU
     kernels), neither in the file nor in the session's optimised graph, where the feed-forward
-    bias joins the int8 product instead; and the first feed-forward output in fp32 (accuracy)."""
+    bias joins the int8 product instead; and the first feed-forward's outlier channel on an fp32
+    side path (accuracy)."""
     import onnx
     import onnxruntime as ort
 
@@ -83,17 +84,25 @@ def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Pa
     ops = [node.op_type for node in graph.node]
     assert ops.count("QAttention") == 6 and "LayerNormalization" in ops
     assert "SkipLayerNormalization" not in ops and "BiasGelu" not in ops
-    kept = [node for node in graph.node if node.name in FP32_NODES]
-    assert [node.op_type for node in kept] == ["MatMul"]
+    # The first feed-forward's outlier channel runs in fp32 beside the int8 product.
+    prefix = FP32_NODES[0].removesuffix("/MatMul") + "/outliers/"
+    side = {node.name.removeprefix(prefix): node.op_type for node in graph.node}
+    steps = {"up": "MatMul", "add": "Add", "gelu": "Gelu", "down": "MatMul", "sum": "Add"}
+    assert {name: side.get(name) for name in steps} == steps
+    assert not [node for node in graph.node if node.name in FP32_NODES]  # quantised now
     options = ort.SessionOptions()
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     new_session(model_file, options)
     nodes = onnx.load(str(tmp_path / "optimized.onnx")).graph.node
     optimized = [node.op_type for node in nodes]
     assert "LayerNormalization" in optimized and "SkipLayerNormalization" not in optimized
-    assert optimized.count("Gelu") == 6 and "BiasGelu" not in optimized
+    assert optimized.count("Gelu") == 7 and "BiasGelu" not in optimized  # 6 layers + the side
     producer = {output: node for node in nodes for output in node.output}
-    feeding_gelu = [producer[node.input[0]] for node in nodes if node.op_type == "Gelu"]
+    feeding_gelu = [
+        producer[node.input[0]]
+        for node in nodes
+        if node.op_type == "Gelu" and "outliers" not in node.name
+    ]
     # DynamicQuantizeMatMul's fifth input is its bias.
     assert all(n.op_type == "DynamicQuantizeMatMul" and len(n.input) == 5 for n in feeding_gelu)
 
@@ -282,3 +291,26 @@ def test_one_export_per_model_directory(tmp_path: Path, monkeypatch: pytest.Monk
     relative = export_dir_for("model", tmp_path, "avx2")
     assert relative == export_dir_for(str(tmp_path / "model"), tmp_path, "avx2")
     assert relative != export_dir_for("model", tmp_path, "avx512_vnni")
+
+
+def test_a_graph_of_another_shape_keeps_the_product_in_fp32(tmp_path: Path) -> None:
+    """The outlier side path is built only on the graph it knows (BERT's traced names); any
+    other graph is left as it is, with the first feed-forward product kept in fp32."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from kb.onnx_recipe import _split_outliers
+
+    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="dense")],
+        "other",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+        [weight],
+    )
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    before = path.read_bytes()
+    assert _split_outliers(path, model=None, names=["x"]) == FP32_NODES
+    assert path.read_bytes() == before
