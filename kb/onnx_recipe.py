@@ -178,7 +178,7 @@ def _split_outliers(fused: Path, model: Any, names: list[str]) -> list[str]:
     if bias_name is None or up.input[1] not in tensors or down.input[1] not in tensors:
         return FP32_NODES
     activations = down.input[0]
-    outliers = _outlier_channels(fused, model, names, activations)
+    outliers = _outlier_channels(graph_model, model, names, activations)
     if not outliers:
         return FP32_NODES
     w_up = numpy_helper.to_array(tensors[up.input[1]]).copy()
@@ -229,12 +229,15 @@ def _split_outliers(fused: Path, model: Any, names: list[str]) -> list[str]:
     return [f"{prefix}/up", f"{prefix}/down"]
 
 
-def _outlier_channels(fused: Path, model: Any, names: list[str], activations: str) -> list[int]:
+def _outlier_channels(
+    graph_model: onnx.ModelProto, model: Any, names: list[str], activations: str
+) -> list[int]:
     """Channels of ``activations`` whose largest magnitude on ``CALIBRATION`` is
     ``OUTLIER_FACTOR`` times the median channel's (at most ``MAX_OUTLIERS``, largest first)."""
     import onnxruntime as ort
 
-    probe = onnx.load(str(fused))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(graph_model)  # read ``activations`` as an extra output, on a copy
     probe.graph.output.append(
         onnx.helper.make_tensor_value_info(activations, onnx.TensorProto.FLOAT, None)
     )
