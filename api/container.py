@@ -102,6 +102,7 @@ def build_container(
         cache_dir=settings.model_cache_dir,
         device=settings.embedding.device,
         batch_size=settings.embedding.batch_size,
+        batch_tokens=settings.embedding.batch_tokens,
         backend=settings.embedding.backend,
         pool_nice=settings.ingest.background_nice,
     )

@@ -1,18 +1,26 @@
-"""Ingesting many sources in one call: parsed and chunked ahead on a worker thread, embedded and
-stored in shared batches on the caller's thread.
+"""Ingesting many sources in one call: three stages on three threads, so the CPU never waits.
 
-Sources are prepared ``LOOKAHEAD`` ahead of the one being embedded (the embedding runtime
-releases the GIL). Preparing ahead reads the registry without the knowledge base's lock, so each
-prepared source is checked again under the lock before it is stored, and prepared again if its
-document changed meanwhile (another upload of the same source, or the same source twice in one
-call). A source found unchanged ahead is reported unchanged at once, unless the same source came
-earlier in the call (then it is looked at again under the lock).
+- A worker parses and chunks sources ahead (``prepare_ahead``): up to ``LOOKAHEAD`` sources and
+  ``LOOKAHEAD_BYTES`` of their bytes, enough to prepare the next batch while one is embedded.
+- The caller embeds pending chunks in shared batches of ``batch_chunks`` (the runtime releases
+  the GIL); when it would otherwise wait for the worker with ``EARLY_FLUSH_CHUNKS`` chunks
+  pending (the first batch), it embeds those first.
+- A writer stores each embedded batch under the knowledge base's lock while the caller embeds
+  the next one; one batch is in flight at a time.
+
+Preparing ahead reads the registry without the lock, so each prepared source is checked again
+under the lock before it is stored, and prepared again if its document changed meanwhile
+(another upload of the same source, or the same source twice in one call). A source found
+unchanged ahead is reported unchanged at once, unless the same source came earlier in the call
+(then it is looked at again under the lock, once this call's earlier writes are done). Results
+are reported (``on_done``) in the order of the sources, on the caller's thread.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -23,8 +31,13 @@ from kb.errors import KBError
 from kb.models import Chunk, Document
 
 Outcome = Literal["created", "updated", "unchanged"]
-# Sources parsed and chunked ahead of the one being embedded.
-LOOKAHEAD = 32
+# Sources parsed and chunked ahead of the one being handled: a batch's worth of small pages, so
+# none is left to parse after its batch is embedded; bounded in bytes too (sources may be large
+# files).
+LOOKAHEAD = 256
+LOOKAHEAD_BYTES = 64 << 20
+# Pending chunks worth embedding at once rather than waiting idle for the worker.
+EARLY_FLUSH_CHUNKS = 64
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,7 @@ class IngestResult:
 
 
 Report = Callable[[RawSource, IngestResult | KBError], None]
+Done = tuple[int, RawSource, IngestResult | KBError]
 
 
 class BatchSteps(Protocol):
@@ -66,12 +80,21 @@ class BatchSteps(Protocol):
     def stored_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
         """The documents stored for these sources, by source."""
 
+    def vectors(self, kb_id: str, batch: list[Prepared]) -> list[list[float]]:
+        """A vector per chunk of ``batch``, in order (no lock needed)."""
+
+    def commit(
+        self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
+    ) -> list[IngestResult]:
+        """Store prepared sources with their vectors (under the lock)."""
+
     def store(self, kb_id: str, batch: list[Prepared]) -> list[IngestResult]:
         """Embed and store prepared sources (under the lock)."""
 
 
 class BatchRun:
-    """One ``ingest_many`` call: results by position, the batch waiting for vectors."""
+    """One ``ingest_many`` call: results by position, the batch waiting for vectors, the batch
+    being written."""
 
     def __init__(
         self, steps: BatchSteps, kb_id: str, on_done: Report | None, batch_chunks: int
@@ -81,33 +104,65 @@ class BatchRun:
         self._on_done = on_done
         self._batch_chunks = batch_chunks
         self._results: dict[int, IngestResult | KBError] = {}
+        self._unreported: dict[int, RawSource] = {}  # done, waiting for earlier sources
+        self._reported = 0  # sources reported to ``on_done``, in order
         self._pending: list[tuple[int, Prepared]] = []
         self._seen: set[str] = set()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: Future[list[Done]] | None = None
 
     def run(self, raws: Iterable[RawSource]) -> list[IngestResult | KBError]:
         """Ingest ``raws``; a source that fails is reported, not raised."""
         waiting: deque[tuple[int, RawSource, Future[Prepared | Document]]] = deque()
-        with ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as worker:
+        in_flight = 0  # bytes of the sources in ``waiting``
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as worker,
+            ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as self._writer,
+        ):
             try:
                 for index, raw in enumerate(raws):
-                    ahead = worker.submit(self._steps.prepare_ahead, self._kb_id, raw)
+                    ahead = worker.submit(
+                        contextvars.copy_context().run,
+                        self._steps.prepare_ahead,
+                        self._kb_id,
+                        raw,
+                    )
                     waiting.append((index, raw, ahead))
-                    while waiting and (len(waiting) > LOOKAHEAD or waiting[0][2].done()):
-                        self._handle(*waiting.popleft())
+                    in_flight += len(raw.data)
+                    while waiting and (
+                        len(waiting) > LOOKAHEAD
+                        or in_flight > LOOKAHEAD_BYTES
+                        or waiting[0][2].done()
+                    ):
+                        in_flight -= len(waiting[0][1].data)
+                        self._next(*waiting.popleft())
                 while waiting:
-                    self._handle(*waiting.popleft())
+                    self._next(*waiting.popleft())
+                if self._pending:
+                    self._flush()
+                self._drain()
             finally:
                 for _, _, ahead in waiting:
                     ahead.cancel()
-        with self._steps.lock(self._kb_id):
-            if self._pending:
-                self._flush()
         return [self._results[i] for i in sorted(self._results)]
 
     def _report(self, index: int, raw: RawSource, outcome: IngestResult | KBError) -> None:
         self._results[index] = outcome
-        if self._on_done:
-            self._on_done(raw, outcome)
+        self._unreported[index] = raw
+        while self._reported in self._unreported:
+            done = self._unreported.pop(self._reported)
+            if self._on_done:
+                self._on_done(done, self._results[self._reported])
+            self._reported += 1
+
+    def _next(self, index: int, raw: RawSource, ahead: Future[Prepared | Document]) -> None:
+        """Handle the next source; while it is still being prepared, embed what is pending."""
+        if not ahead.done() and self._pending_chunks() >= EARLY_FLUSH_CHUNKS:
+            self._flush()
+        self._handle(index, raw, ahead)
+
+    def _pending_chunks(self) -> int:
+        return sum(len(p.chunks) for _, p in self._pending)
 
     def _handle(self, index: int, raw: RawSource, ahead: Future[Prepared | Document]) -> None:
         try:
@@ -117,50 +172,87 @@ class BatchRun:
             return
         again = raw.source in self._seen
         self._seen.add(raw.source)
-        with self._steps.lock(self._kb_id):
-            if any(p.raw.source == raw.source for _, p in self._pending):
-                self._flush()  # the same source twice: the second must see the first's result
-            # Unchanged when looked at ahead: that answer stands (this call's check came before
-            # any write that followed it) unless an earlier copy of the same source in this call
-            # was stored since, or new metadata must be saved.
-            if isinstance(prepared, Document):
-                if not again and (not raw.metadata or raw.metadata == prepared.metadata):
-                    self._report(index, raw, IngestResult(prepared, "unchanged"))
-                    return
-                try:
-                    prepared = self._steps.prepare(self._kb_id, raw)
-                except KBError as exc:
-                    self._report(index, raw, exc)
-                    return
-            if isinstance(prepared, IngestResult):
-                self._report(index, raw, prepared)
+        if any(p.raw.source == raw.source for _, p in self._pending):
+            self._flush()  # the same source twice: the second must see the first's result
+        # Unchanged when looked at ahead: that answer stands (this call's check came before
+        # any write that followed it) unless an earlier copy of the same source in this call
+        # was stored since, or new metadata must be saved.
+        if isinstance(prepared, Document):
+            if not again and (not raw.metadata or raw.metadata == prepared.metadata):
+                self._report(index, raw, IngestResult(prepared, "unchanged"))
                 return
-            self._pending.append((index, prepared))
-            if sum(len(p.chunks) for _, p in self._pending) >= self._batch_chunks:
-                self._flush()
+            self._drain()  # this call's earlier writes first
+            try:
+                with self._steps.lock(self._kb_id):
+                    prepared = self._steps.prepare(self._kb_id, raw)
+            except KBError as exc:
+                self._report(index, raw, exc)
+                return
+        if isinstance(prepared, IngestResult):
+            self._report(index, raw, prepared)
+            return
+        self._pending.append((index, prepared))
+        if self._pending_chunks() >= self._batch_chunks:
+            self._flush()
 
     def _flush(self) -> None:
-        """Store the pending batch (under the lock), preparing again what changed meanwhile."""
-        current: list[tuple[int, Prepared]] = []
-        stored = self._steps.stored_by_source(
-            self._kb_id, [prepared.raw.source for _, prepared in self._pending]
+        """Embed the pending batch, then hand it to the writer once the previous one is
+        stored."""
+        batch, self._pending = self._pending, []
+        vectors = self._steps.vectors(self._kb_id, [prepared for _, prepared in batch])
+        self._drain()
+        assert self._writer is not None
+        self._writing = self._writer.submit(
+            contextvars.copy_context().run, self._write, batch, vectors
         )
-        for index, prepared in self._pending:
-            if stored.get(prepared.raw.source) == prepared.existing:
-                current.append((index, prepared))
-                continue
-            try:
-                again = self._steps.prepare(self._kb_id, prepared.raw)
-            except KBError as exc:
-                self._report(index, prepared.raw, exc)
-                continue
-            if isinstance(again, IngestResult):
-                self._report(index, prepared.raw, again)
-            else:
-                current.append((index, again))
-        self._pending.clear()
-        if not current:
-            return
-        results = self._steps.store(self._kb_id, [prepared for _, prepared in current])
-        for (index, prepared), result in zip(current, results, strict=True):
-            self._report(index, prepared.raw, result)
+
+    def _drain(self) -> None:
+        """Wait for the batch being written and report its sources (its errors raise here)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            for done in writing.result():
+                self._report(*done)
+
+    def _write(self, batch: list[tuple[int, Prepared]], vectors: list[list[float]]) -> list[Done]:
+        """Store an embedded batch under the lock (on the writer thread), preparing again what
+        changed since it was prepared."""
+        done: list[Done] = []
+        current: list[tuple[int, Prepared, list[list[float]]]] = []
+        again: list[tuple[int, Prepared]] = []
+        with self._steps.lock(self._kb_id):
+            stored = self._steps.stored_by_source(
+                self._kb_id, [prepared.raw.source for _, prepared in batch]
+            )
+            offset = 0
+            for index, prepared in batch:
+                own = vectors[offset : offset + len(prepared.chunks)]
+                offset += len(prepared.chunks)
+                if stored.get(prepared.raw.source) == prepared.existing:
+                    current.append((index, prepared, own))
+                    continue
+                try:
+                    fresh = self._steps.prepare(self._kb_id, prepared.raw)
+                except KBError as exc:
+                    done.append((index, prepared.raw, exc))
+                    continue
+                if isinstance(fresh, IngestResult):
+                    done.append((index, prepared.raw, fresh))
+                else:
+                    again.append((index, fresh))
+            if current:
+                results = self._steps.commit(
+                    self._kb_id,
+                    [prepared for _, prepared, _ in current],
+                    [vector for _, _, own in current for vector in own],
+                )
+                done += [
+                    (index, prepared.raw, result)
+                    for (index, prepared, _), result in zip(current, results, strict=True)
+                ]
+            if again:
+                results = self._steps.store(self._kb_id, [prepared for _, prepared in again])
+                done += [
+                    (index, prepared.raw, result)
+                    for (index, prepared), result in zip(again, results, strict=True)
+                ]
+        return done

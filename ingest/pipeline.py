@@ -110,9 +110,9 @@ class IngestionService:
         batch_chunks: int = 256,
     ) -> list[IngestResult | KBError]:
         """Ingest many sources, embedding their chunks in shared batches (much faster for many
-        small documents) while the next sources are parsed (``ingest.batching``). A source that
-        fails is reported, not raised; the others go on. ``on_done`` is called on the thread
-        that ingests."""
+        small documents) while the next sources are parsed and the previous batch is written
+        (``ingest.batching``). A source that fails is reported, not raised; the others go on.
+        ``on_done`` is called on the thread that ingests, in the order of the sources."""
         self._registry.get_kb(kb_id)
         return self._background.run(BatchRun(self, kb_id, on_done, batch_chunks).run, raws)
 
@@ -156,12 +156,12 @@ class IngestionService:
 
     def store(self, kb_id: str, batch: list[Prepared]) -> list[IngestResult]:
         """Embed prepared sources and store them (the caller holds the lock)."""
-        return self._commit_batch(kb_id, batch, self._vectors(kb_id, batch))
+        return self.commit(kb_id, batch, self.vectors(kb_id, batch))
 
-    def _vectors(self, kb_id: str, batch: list[Prepared]) -> list[list[float]]:
-        """A vector per chunk of ``batch``, in order. Chunks whose text is unchanged from the
-        document's stored version keep their vector; only new text is embedded (an edited page
-        re-embeds the passages that changed, not the whole page)."""
+    def vectors(self, kb_id: str, batch: list[Prepared]) -> list[list[float]]:
+        """A vector per chunk of ``batch``, in order (needs no lock). Chunks whose text is
+        unchanged from the document's stored version keep their vector; only new text is
+        embedded (an edited page re-embeds the passages that changed, not the whole page)."""
         texts = [embedding_text(c) for p in batch for c in p.chunks]
         known: dict[str, list[float]] = {}
         old_ids = [
@@ -200,11 +200,11 @@ class IngestionService:
             raise NoExtractableText("The document holds no text to index.")
         return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing)
 
-    def _commit_batch(
+    def commit(
         self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
     ) -> list[IngestResult]:
         """Write the new versions, switch the registry to them in one transaction, then drop
-        the older versions."""
+        the older versions (the caller holds the lock)."""
         now = datetime.now(UTC)
         try:
             chunks = [c for p in batch for c in p.chunks]

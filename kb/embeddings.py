@@ -127,6 +127,8 @@ class SentenceTransformerEmbedder:
     to int8 ONNX for this CPU and cached in ``cache_dir``; falls back to torch if it cannot).
     ``pool_nice`` is the nice value of the ONNX backend's worker threads, which embed batches
     (ingestion's work: ``kb.priority``); a single text is embedded on the caller's thread.
+    A batch holds at most ``batch_size`` texts and, on the ONNX backend, at most
+    ``batch_tokens`` tokens padded.
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         backend: Backend = "onnx-int8",
         pool_nice: int = 0,
+        batch_tokens: int | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Unknown embedding backend {backend!r}; choose from {list(BACKENDS)}")
@@ -145,6 +148,7 @@ class SentenceTransformerEmbedder:
         self._cache_dir = cache_dir
         self._device = device
         self._batch_size = batch_size
+        self._batch_tokens = batch_tokens
         self._pool_nice = pool_nice
         self._model: Any = None
         self._counting: Any = None
@@ -177,12 +181,18 @@ class SentenceTransformerEmbedder:
         """
         if not texts:
             return []
-        vectors = self.model.encode(
+        model = self.model
+        # A token budget per batch where the backend takes one (ONNX); torch batches by count.
+        budget: dict[str, int] = {}
+        if self._batch_tokens and getattr(model, "takes_token_budget", False):
+            budget["max_batch_tokens"] = self._batch_tokens
+        vectors = model.encode(
             list(texts),
             batch_size=self._batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
+            **budget,
         )
         return [v.tolist() for v in vectors]
 

@@ -51,6 +51,8 @@ def new_session(
 class OnnxSentenceEncoder:
     """The exported model plus its tokenizer; ``encode`` mirrors SentenceTransformer.encode."""
 
+    takes_token_budget = True  # ``encode`` takes ``max_batch_tokens``
+
     def __init__(self, export_dir: Path) -> None:
         meta = json.loads((export_dir / META_FILE).read_text())
         self.export_dir = export_dir
@@ -79,11 +81,15 @@ class OnnxSentenceEncoder:
         normalize_embeddings: bool = False,
         convert_to_numpy: bool = True,
         show_progress_bar: bool = False,
+        max_batch_tokens: int | None = None,
     ) -> np.ndarray:
         """One embedding row per sentence, in order.
 
         Texts are tokenised once and batched by token length, so each batch pads to the
-        length of similar texts rather than of the longest one. ``convert_to_numpy`` and
+        length of similar texts rather than of the longest one. A batch holds at most
+        ``batch_size`` texts and, with ``max_batch_tokens``, at most that many tokens padded
+        (at least one text): long passages then go in smaller batches, whose activations stay
+        in the CPU's caches. ``convert_to_numpy`` and
         ``show_progress_bar`` exist for call compatibility with SentenceTransformer and change
         nothing (the result is always an array; there is no progress bar).
         """
@@ -98,10 +104,15 @@ class OnnxSentenceEncoder:
         order = np.argsort(-lengths, kind="stable")
         rows: list[np.ndarray] = []
         session = self._single if len(order) == 1 else self._session
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            feed = self._padded(encoded, batch, int(lengths[batch].max()))
-            rows.append(session.run(None, feed)[0])
+        start = 0
+        while start < len(order):
+            width = int(lengths[order[start]])  # the longest of the batch: sorted longest first
+            count = batch_size
+            if max_batch_tokens:
+                count = max(1, min(batch_size, max_batch_tokens // max(width, 1)))
+            batch = order[start : start + count]
+            start += count
+            rows.append(session.run(None, self._padded(encoded, batch, width))[0])
         if not rows:
             return np.zeros((0, self.dimension), np.float32)
         by_length = np.concatenate(rows)

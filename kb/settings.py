@@ -81,9 +81,15 @@ class EmbeddingSettings(BaseModel):
         ),
     )
     batch_size: int = Field(
-        4,
-        description="Passages embedded per batch (4 measured fastest for int8 ONNX on 2 cores: "
-        "cache-sized activations; torch is indifferent between 4 and 16).",
+        16,
+        description="Most texts embedded per batch (short texts: questions, sentences).",
+        ge=1,
+    )
+    batch_tokens: int = Field(
+        512,
+        description="onnx-int8: most tokens per batch, padding included (at least one text), "
+        "so long passages go in small batches whose activations stay in the CPU's caches: "
+        "~200-token chunks 2 per batch, ~100-token ones 5. torch batches by batch_size only.",
         ge=1,
     )
     device: str = Field("cpu", description="Torch device for the embedding model.")

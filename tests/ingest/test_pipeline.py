@@ -260,6 +260,78 @@ def test_ingest_many_applies_repeated_sources_in_order(container: Container) -> 
     assert any("10 euros" in t for t in texts) and not any("12 euros" in t for t in texts)
 
 
+def test_ingest_many_stores_a_batch_while_embedding_the_next_and_reports_in_order(
+    container: Container,
+) -> None:
+    """Three stages at once: a batch is written (on another thread, under the lock) while the
+    next one is embedded; results still reach ``on_done`` in the order of the sources, a
+    source that fails at once included."""
+    kb = container.catalog.create_kb("overlap")
+    spans: dict[str, list[tuple[float, float, int]]] = {"embed": [], "add": []}
+    embedder, store = container.ingestion._embedder, container.store
+    real_embed, real_add = embedder.embed, store.add
+
+    def timed(kind: str, call: object, *args: object) -> object:
+        start = time.monotonic()
+        time.sleep(0.15)  # long enough for the stages to meet
+        result = call(*args)  # type: ignore[operator]
+        spans[kind].append((start, time.monotonic(), threading.get_native_id()))
+        return result
+
+    embedder.embed = lambda texts: timed("embed", real_embed, texts)  # type: ignore[method-assign]
+    store.add = lambda *args: timed("add", real_add, *args)  # type: ignore[method-assign]
+    raws = [
+        RawSource(f"Room {100 + i} is on floor {i}.".encode(), source=f"r{i}.txt") for i in range(4)
+    ]
+    raws.insert(2, RawSource(b"", source="empty.txt"))
+    seen: list[str] = []
+    try:
+        results = container.ingestion.ingest_many(
+            kb.id, raws, on_done=lambda raw, _outcome: seen.append(raw.source), batch_chunks=1
+        )
+    finally:
+        del embedder.embed, store.add  # type: ignore[method-assign]
+
+    assert seen == [r.source for r in raws]
+    assert isinstance(results[2], EmptyDocument)
+    assert [r.outcome for r in results if not isinstance(r, EmptyDocument)] == ["created"] * 4
+    assert len(spans["add"]) == 4
+    assert {t for _, _, t in spans["add"]}.isdisjoint({t for _, _, t in spans["embed"]})
+    assert any(a0 < e1 and e0 < a1 for a0, a1, _ in spans["add"] for e0, e1, _ in spans["embed"]), (
+        "no batch was written while another was embedded"
+    )
+    assert "floor 3" in _search(container, kb.id, "Which floor is room 103 on?")[0]
+
+
+def test_a_failed_write_in_ingest_many_raises_and_keeps_the_old_version(
+    container: Container,
+) -> None:
+    kb = container.catalog.create_kb("write-fails")
+    container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
+    store = container.store
+    real_add = store.add
+
+    def add(kb_id: str, chunks: Sequence[Chunk], vectors: object) -> None:
+        real_add(kb_id, chunks, vectors)  # type: ignore[arg-type]
+        if any("12 euros" in c.text for c in chunks):
+            raise OSError("disk full")
+
+    store.add = add  # type: ignore[method-assign]
+    raws = [
+        RawSource(b"Support answers within one business day.", source="support.md"),
+        RawSource(PRICING_V2.encode(), source="pricing.md"),
+    ]
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            container.ingestion.ingest_many(kb.id, raws, batch_chunks=1)
+    finally:
+        del store.add  # type: ignore[method-assign]
+
+    texts = _search(container, kb.id, "How much does the Basic plan cost?")
+    assert any("10 euros" in t for t in texts) and not any("12 euros" in t for t in texts)
+    assert _search(container, kb.id, "How fast does support answer?")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
 def test_ingestion_runs_at_background_priority_and_leaves_the_caller_alone(
     container: Container,

@@ -71,6 +71,39 @@ def test_int8_vectors_stay_close_to_fp32(
     assert int8.count_tokens("Tomato soup") == fp32.count_tokens("Tomato soup")
 
 
+def test_long_texts_go_in_smaller_batches_under_the_token_budget(
+    model_dir: str, onnx_cache: Path
+) -> None:
+    """With ``batch_tokens``, a batch holds at most that many tokens padded (at least one
+    text) and at most ``batch_size`` texts; vectors come back in input order either way."""
+    embedder = SentenceTransformerEmbedder(
+        model_dir, onnx_cache, batch_size=16, batch_tokens=96, backend="onnx-int8"
+    )
+    encoder = embedder.model
+    shapes: list[tuple[int, int]] = []
+    real = encoder._session
+
+    class Recording:
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
+            shapes.append(feed["input_ids"].shape)
+            return real.run(names, feed)
+
+    long_text = " ".join(["The warranty covers parts and labour for two years."] * 12)
+    texts = ["Tomato soup", long_text, "How do I reset my password?", *["Short note."] * 40]
+    encoder._session = Recording()
+    try:
+        vectors = np.array(embedder.embed(texts))
+    finally:
+        encoder._session = real
+
+    assert shapes[0][0] == 1 and shapes[0][1] > 96  # longer than the budget: alone
+    assert all(rows * width <= 96 or rows == 1 for rows, width in shapes)
+    assert max(rows for rows, _ in shapes) == 16  # short texts: up to batch_size
+    assert sum(rows for rows, _ in shapes) == len(texts)
+    reference = np.array(SentenceTransformerEmbedder(model_dir, onnx_cache).embed(texts))
+    assert (np.sum(vectors * reference, axis=1) >= 0.98).all()
+
+
 def test_export_keeps_the_fast_and_accurate_graph(onnx_cache: Path, tmp_path: Path) -> None:
     """Fused attention and int8 products, but no SkipLayerNormalization or BiasGelu (slow CPU
     kernels), neither in the file nor in the session's optimised graph, where the feed-forward
