@@ -150,9 +150,9 @@ class BatchRun:
         self._results[index] = outcome
         self._unreported[index] = raw
         while self._reported in self._unreported:
-            done = self._unreported.pop(self._reported)
+            source = self._unreported.pop(self._reported)
             if self._on_done:
-                self._on_done(done, self._results[self._reported])
+                self._on_done(source, self._results[self._reported])
             self._reported += 1
 
     def _next(self, index: int, raw: RawSource, ahead: Future[Prepared | Document]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,6 +32,26 @@ class CountingEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self.texts += len(texts)
         return self.inner.embed(texts)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def failing_writes(
+    container: Container, when: Callable[[Sequence[Chunk]], bool] = lambda _chunks: True
+) -> Iterator[None]:
+    """The store writes chunks, then fails ("disk full") for those ``when`` picks."""
+    store = container.store
+    real_add = store.add
+
+    def add(kb_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        real_add(kb_id, chunks, vectors)
+        if when(chunks):
+            raise OSError("disk full")
+
+    store.add = add  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del store.add  # type: ignore[method-assign]
 
 
 def _search(container: Container, kb_id: str, query: str) -> list[str]:
@@ -71,17 +92,8 @@ def test_new_content_for_a_source_replaces_the_old_version(container: Container)
 def test_failure_half_way_leaves_old_version_searchable(container: Container) -> None:
     kb = container.catalog.create_kb("docs")
     container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
-    store = container.store
-    real_add = store.add
-
-    def add_then_crash(kb_id: str, chunks: Sequence[Chunk], vectors: object) -> None:
-        real_add(kb_id, chunks, vectors)  # type: ignore[arg-type]
-        raise OSError("disk full")
-
-    store.add = add_then_crash  # type: ignore[method-assign]
-    with pytest.raises(OSError):
+    with failing_writes(container), pytest.raises(OSError):
         container.ingestion.ingest(kb.id, RawSource(PRICING_V2.encode(), source="pricing.md"))
-    store.add = real_add  # type: ignore[method-assign]
 
     texts = _search(container, kb.id, "How much does the Basic plan cost?")
     assert any("10 euros" in t for t in texts)
@@ -308,24 +320,15 @@ def test_a_failed_write_in_ingest_many_raises_and_keeps_the_old_version(
 ) -> None:
     kb = container.catalog.create_kb("write-fails")
     container.ingestion.ingest(kb.id, RawSource(PRICING_V1.encode(), source="pricing.md"))
-    store = container.store
-    real_add = store.add
-
-    def add(kb_id: str, chunks: Sequence[Chunk], vectors: object) -> None:
-        real_add(kb_id, chunks, vectors)  # type: ignore[arg-type]
-        if any("12 euros" in c.text for c in chunks):
-            raise OSError("disk full")
-
-    store.add = add  # type: ignore[method-assign]
     raws = [
         RawSource(b"Support answers within one business day.", source="support.md"),
         RawSource(PRICING_V2.encode(), source="pricing.md"),
     ]
-    try:
-        with pytest.raises(OSError, match="disk full"):
-            container.ingestion.ingest_many(kb.id, raws, batch_chunks=1)
-    finally:
-        del store.add  # type: ignore[method-assign]
+    with (
+        failing_writes(container, when=lambda chunks: any("12 euros" in c.text for c in chunks)),
+        pytest.raises(OSError, match="disk full"),
+    ):
+        container.ingestion.ingest_many(kb.id, raws, batch_chunks=1)
 
     texts = _search(container, kb.id, "How much does the Basic plan cost?")
     assert any("10 euros" in t for t in texts) and not any("12 euros" in t for t in texts)
