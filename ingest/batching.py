@@ -14,6 +14,11 @@ under the lock before it is stored, and prepared again if its document changed m
 unchanged ahead is reported unchanged at once, unless the same source came earlier in the call
 (then it is looked at again under the lock, once this call's earlier writes are done). Results
 are reported (``on_done``) in the order of the sources, on the caller's thread.
+
+Sources that arrive slowly (a crawl of a slow or polite site) would wait for a full batch, or
+for the end of the call, before they are searchable and reported: such a caller yields
+``STORE_NOW`` among its sources when none has come for a while, and everything received so far
+is embedded, stored and reported before the next one is taken.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from enum import Enum
+from typing import Final, Literal, Protocol
 
 from ingest.sources import RawSource
 from kb.errors import KBError
@@ -38,6 +44,16 @@ LOOKAHEAD = 256
 LOOKAHEAD_BYTES = 64 << 20
 # Pending chunks worth embedding at once rather than waiting idle for the worker.
 EARLY_FLUSH_CHUNKS = 64
+
+
+class Marker(Enum):
+    """What a source iterable may yield besides sources."""
+
+    STORE_NOW = "store_now"
+
+
+# Yielded among the sources: embed, store and report everything received so far, now.
+STORE_NOW: Final = Marker.STORE_NOW
 
 
 @dataclass(frozen=True)
@@ -111,16 +127,21 @@ class BatchRun:
         self._writer: ThreadPoolExecutor | None = None
         self._writing: Future[list[Done]] | None = None
 
-    def run(self, raws: Iterable[RawSource]) -> list[IngestResult | KBError]:
+    def run(self, raws: Iterable[RawSource | Marker]) -> list[IngestResult | KBError]:
         """Ingest ``raws``; a source that fails is reported, not raised."""
         waiting: deque[tuple[int, RawSource, Future[Prepared | Document]]] = deque()
         in_flight = 0  # bytes of the sources in ``waiting``
+        index = 0
         with (
             ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as worker,
             ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as self._writer,
         ):
             try:
-                for index, raw in enumerate(raws):
+                for raw in raws:
+                    if raw is STORE_NOW:
+                        self._finish(waiting)
+                        in_flight = 0
+                        continue
                     ahead = worker.submit(
                         contextvars.copy_context().run,
                         self._steps.prepare_ahead,
@@ -128,6 +149,7 @@ class BatchRun:
                         raw,
                     )
                     waiting.append((index, raw, ahead))
+                    index += 1
                     in_flight += len(raw.data)
                     while waiting and (
                         len(waiting) > LOOKAHEAD
@@ -136,11 +158,7 @@ class BatchRun:
                     ):
                         in_flight -= len(waiting[0][1].data)
                         self._next(*waiting.popleft())
-                while waiting:
-                    self._next(*waiting.popleft())
-                if self._pending:
-                    self._flush()
-                self._drain()
+                self._finish(waiting)
             finally:
                 for _, _, ahead in waiting:
                     ahead.cancel()
@@ -160,6 +178,15 @@ class BatchRun:
         if not ahead.done() and self._pending_chunks() >= EARLY_FLUSH_CHUNKS:
             self._flush()
         self._handle(index, raw, ahead)
+
+    def _finish(self, waiting: deque[tuple[int, RawSource, Future[Prepared | Document]]]) -> None:
+        """Handle every source received, store what is pending and report it all (waits for
+        the writer)."""
+        while waiting:
+            self._next(*waiting.popleft())
+        if self._pending:
+            self._flush()
+        self._drain()
 
     def _pending_chunks(self) -> int:
         return sum(len(p.chunks) for _, p in self._pending)

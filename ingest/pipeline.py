@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from ingest.batching import BatchRun, IngestResult, Outcome, Prepared, Report
+from ingest.batching import BatchRun, IngestResult, Marker, Outcome, Prepared, Report
 from ingest.chunking import SentenceChunker
 from ingest.parsers.base import ParsedDocument, ParseLimits
 from ingest.sources import RawSource
@@ -105,14 +105,16 @@ class IngestionService:
     def ingest_many(
         self,
         kb_id: str,
-        raws: Iterable[RawSource],
+        raws: Iterable[RawSource | Marker],
         on_done: Report | None = None,
         batch_chunks: int = 256,
     ) -> list[IngestResult | KBError]:
         """Ingest many sources, embedding their chunks in shared batches (much faster for many
         small documents) while the next sources are parsed and the previous batch is written
         (``ingest.batching``). A source that fails is reported, not raised; the others go on.
-        ``on_done`` is called on the thread that ingests, in the order of the sources."""
+        ``on_done`` is called on the thread that ingests, in the order of the sources. A
+        caller whose sources arrive slowly yields ``ingest.batching.STORE_NOW`` between them
+        to have those received so far stored and reported before the next one comes."""
         self._registry.get_kb(kb_id)
         return self._background.run(BatchRun(self, kb_id, on_done, batch_chunks).run, raws)
 

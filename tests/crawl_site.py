@@ -24,6 +24,7 @@ class Resource:
     etag: bool = True  # answer If-None-Match with 304 when the body is the same
     last_modified: str | None = None  # answer If-Modified-Since with 304 when it matches
     stream: bool = False  # send no Content-Length: the length is only known by reading
+    gate: threading.Event | None = None  # answer only once the test sets it (30 s at most)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         if resource is None:
             self._send(404, b"<h1>Not found</h1>", {"Content-Type": "text/html"})
             return
+        if resource.gate is not None:
+            resource.gate.wait(timeout=30)
         headers = {"Content-Type": resource.content_type, **resource.headers}
         if resource.etag and resource.status == 200:
             headers["ETag"] = '"' + hashlib.sha1(resource.body).hexdigest() + '"'

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from ingest.batching import STORE_NOW, Marker
 from ingest.crawl.dedupe import FingerprintIndex
 from ingest.crawl.fetcher import Fetcher, FetchError, FetchLimits
 from ingest.crawl.frontier import Frontier, HostGate
@@ -32,6 +33,12 @@ log = logging.getLogger(__name__)
 MAX_SITEMAP_FILES = 100
 _PROGRESS_EVERY_S = 0.5
 _SAVE_EVERY = 200
+# Pages that trickle in (a slow or polite site) are stored and counted once none has come for
+# _IDLE_S, and none waits much longer than _STORE_WITHIN_S for that, instead of waiting for a
+# full embedding batch (256 chunks, ~85 pages) or the end of the crawl. While pages come faster
+# than they are embedded, the queue is never empty and batches stay full.
+_IDLE_S = 0.25
+_STORE_WITHIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -223,8 +230,24 @@ class CrawlRunner:
             except queue.Full:
                 continue
 
-    def _sources(self) -> Iterator[RawSource]:
-        while (raw := self._to_ingest.get()) is not None:
+    def _sources(self) -> Iterator[RawSource | Marker]:
+        """Fetched pages as they come, with ``STORE_NOW`` when the queue runs dry."""
+        oldest: float | None = None  # when the first page not yet told to be stored came
+        while True:
+            timeout = None  # nothing waits to be stored: block until a page comes
+            if oldest is not None:
+                left = oldest + _STORE_WITHIN_S - time.monotonic()
+                timeout = max(0.0, min(_IDLE_S, left))
+            try:
+                raw = self._to_ingest.get(timeout=timeout)
+            except queue.Empty:
+                oldest = None
+                yield STORE_NOW
+                continue
+            if raw is None:
+                return
+            if oldest is None:
+                oldest = time.monotonic()
             yield raw
 
     def _ingest_loop(self) -> None:

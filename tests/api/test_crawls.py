@@ -20,7 +20,7 @@ from api.cli import app as cli_app
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder
 from tests.conftest import MODEL_CACHE, admin_headers, make_settings
-from tests.crawl_site import FixtureSite, serve
+from tests.crawl_site import FixtureSite, Resource, serve
 
 PROBLEM_KEYS = {"type", "title", "status", "code", "detail"}
 
@@ -109,6 +109,41 @@ def test_cancel_stops_a_running_crawl(api: TestClient, site: FixtureSite) -> Non
     # Once cancelled, a new crawl of the knowledge base may start.
     body["delay_s"] = 0
     assert api.post(f"/v1/kbs/{kb_id}/crawls", json=body).status_code == 202
+
+
+def test_pages_of_a_slow_crawl_are_searchable_and_counted_while_it_runs(
+    api: TestClient,
+) -> None:
+    """Pages that trickle in are stored within about a second, not when a batch of 256 chunks
+    fills up or the crawl ends: here the crawl cannot end (one page hangs) until the pages
+    fetched before it are searchable and counted."""
+    kb_id = _kb(api)
+    hanging = threading.Event()
+    slow = FixtureSite()
+    with serve(slow):
+        links = "".join(f"<a href='/room{i}'>room {i}</a>" for i in range(3))
+        slow.html("/", f"<h1>Rooms</h1><p>Where each room is.</p>{links}<a href='/late'>late</a>")
+        for i in range(3):
+            slow.html(f"/room{i}", f"<h1>Room {i}</h1><p>Room 10{i} is on floor {i + 1}.</p>")
+        slow.html("/late", "<h1>Late</h1><p>The rooftop bar opens at six.</p>")
+        slow.resources["/late"] = Resource(slow.resources["/late"].body, gate=hanging)
+        body = {"start_urls": [slow.base + "/"], "delay_s": 0, "concurrency": 2}
+        crawl_id = api.post(f"/v1/kbs/{kb_id}/crawls", json=body).json()["id"]
+        try:
+            deadline = time.monotonic() + 20
+            job = api.get(f"/v1/kbs/{kb_id}/crawls/{crawl_id}").json()
+            while job["counts"]["ingested"] < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                job = api.get(f"/v1/kbs/{kb_id}/crawls/{crawl_id}").json()
+            hits = api.post(
+                f"/v1/kbs/{kb_id}/search", json={"query": "Which floor is room 102 on?"}
+            ).json()["results"]
+        finally:
+            hanging.set()
+        assert job["status"] == "running" and job["counts"]["ingested"] == 4, job
+        assert "floor 3" in hits[0]["text"]
+        done = _wait(api, kb_id, crawl_id)
+    assert done["status"] == "done" and done["counts"]["ingested"] == 5, done
 
 
 @pytest.mark.parametrize(

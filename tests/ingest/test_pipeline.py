@@ -12,6 +12,7 @@ import pytest
 
 from api.container import Container
 from engine.retrieve import SearchRequest
+from ingest.batching import STORE_NOW, Marker
 from ingest.sources import RawSource
 from kb.errors import EmptyDocument, KnowledgeBaseNotFound, PayloadTooLarge
 from kb.models import Chunk
@@ -313,6 +314,36 @@ def test_ingest_many_stores_a_batch_while_embedding_the_next_and_reports_in_orde
         "no batch was written while another was embedded"
     )
     assert "floor 3" in _search(container, kb.id, "Which floor is room 103 on?")[0]
+
+
+def test_store_now_stores_and_reports_what_came_so_far_before_taking_more(
+    container: Container,
+) -> None:
+    """A caller whose sources trickle in (a crawl) yields ``STORE_NOW``: what it sent so far is
+    then searchable and reported before it is asked for the next source, though far from a
+    full batch."""
+    kb = container.catalog.create_kb("store-now")
+    reported: list[str] = []
+    found_before_more: list[list[str]] = []
+
+    def sources() -> Iterator[RawSource | Marker]:
+        yield RawSource(b"Room 101 is on the first floor.", source="r1.txt")
+        yield RawSource(b"Parking is free for visitors.", source="parking.txt")
+        yield STORE_NOW
+        found_before_more.append(list(reported))
+        found_before_more.append(_search(container, kb.id, "Where is room 101?"))
+        yield STORE_NOW  # nothing pending: no effect
+        yield RawSource(b"Room 202 is on the second floor.", source="r2.txt")
+
+    results = container.ingestion.ingest_many(
+        kb.id, sources(), on_done=lambda raw, _outcome: reported.append(raw.source)
+    )
+
+    assert found_before_more[0] == ["r1.txt", "parking.txt"]
+    assert "first floor" in found_before_more[1][0]
+    assert [r.outcome for r in results] == ["created"] * 3  # markers have no result
+    assert reported == ["r1.txt", "parking.txt", "r2.txt"]
+    assert "second floor" in _search(container, kb.id, "Where is room 202?")[0]
 
 
 def test_a_failed_write_in_ingest_many_raises_and_keeps_the_old_version(
