@@ -103,6 +103,7 @@ def build_container(
         device=settings.embedding.device,
         batch_size=settings.embedding.batch_size,
         batch_tokens=settings.embedding.batch_tokens,
+        threads=settings.embedding.threads,
         backend=settings.embedding.backend,
         pool_nice=settings.ingest.background_nice,
     )

@@ -94,27 +94,28 @@ def resolve_model_path(spec: str, cache_dir: Path) -> str:
     return str(Path(spec).expanduser()) if looks_like_path else spec
 
 
-def _load_torch(path: str, cache_dir: Path, device: str) -> Any:
+def _load_torch(path: str, cache_dir: Path, device: str, threads: int = 0) -> Any:
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path, device=device)
 
 
-def _load_onnx_int8(path: str, cache_dir: Path, device: str) -> Any:
+def _load_onnx_int8(path: str, cache_dir: Path, device: str, threads: int = 0) -> Any:
     if device != "cpu":
         logger.warning("The onnx-int8 embedding backend runs on the CPU; using torch on %s", device)
         return _load_torch(path, cache_dir, device)
     try:
         from kb.onnx_embeddings import load_int8_encoder
 
-        return load_int8_encoder(path, cache_dir)
+        return load_int8_encoder(path, cache_dir, threads)
     except Exception as exc:  # a missing or failing ONNX stack must not stop the service
         logger.warning("ONNX embedding backend unavailable (%s); falling back to torch", exc)
         return _load_torch(path, cache_dir, device)
 
 
 # Each loader returns an object with SentenceTransformer's encode, tokenizer and max_seq_length.
-BACKENDS: dict[str, Callable[[str, Path, str], Any]] = {
+# ``threads``: how many batches the ONNX backend runs at once (0: one per CPU); torch's own.
+BACKENDS: dict[str, Callable[[str, Path, str, int], Any]] = {
     "torch": _load_torch,
     "onnx-int8": _load_onnx_int8,
 }
@@ -128,7 +129,7 @@ class SentenceTransformerEmbedder:
     ``pool_nice`` is the nice value of the ONNX backend's worker threads, which embed batches
     (ingestion's work: ``kb.priority``); a single text is embedded on the caller's thread.
     A batch holds at most ``batch_size`` texts and, on the ONNX backend, at most
-    ``batch_tokens`` tokens padded.
+    ``batch_tokens`` tokens padded; it runs ``threads`` batches at once (0: one per CPU).
     """
 
     def __init__(
@@ -140,6 +141,7 @@ class SentenceTransformerEmbedder:
         backend: Backend = "onnx-int8",
         pool_nice: int = 0,
         batch_tokens: int | None = None,
+        threads: int = 0,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"Unknown embedding backend {backend!r}; choose from {list(BACKENDS)}")
@@ -150,6 +152,7 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._batch_tokens = batch_tokens
         self._pool_nice = pool_nice
+        self._threads = threads
         self._model: Any = None
         self._counting: Any = None
         self._lock = threading.Lock()
@@ -167,9 +170,11 @@ class SentenceTransformerEmbedder:
         path = resolve_model_path(self.name, self._cache_dir)
         load = BACKENDS[self.backend]
         try:
-            # Loaded on a thread at ``pool_nice``: the worker threads ONNX Runtime starts with
-            # the session (used by batches, i.e. ingestion) inherit that priority.
-            return at_priority(self._pool_nice, lambda: load(path, self._cache_dir, self._device))
+            # Loaded on a thread at ``pool_nice``: the threads the ONNX encoder keeps for
+            # batches (ingestion's work) take that priority.
+            return at_priority(
+                self._pool_nice, lambda: load(path, self._cache_dir, self._device, self._threads)
+            )
         except Exception as exc:
             raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
 

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kb.onnx_export import (
-    META_FILE,
-    MODEL_FILE,
-    SHARED_FILE,
-    UNFUSED_SESSION_OPTIMIZERS,
-    ensure_int8_export,
-)
+from kb.onnx_export import META_FILE, MODEL_FILE, UNFUSED_SESSION_OPTIMIZERS, ensure_int8_export
+from kb.priority import lower_thread_priority, thread_nice
 
 
-def new_session(
-    model_file: Path, options: Any = None, threads: int = 0, shared: dict[str, Any] | None = None
-) -> Any:
+def new_session(model_file: Path, options: Any = None, threads: int = 0) -> Any:
     """An ONNX Runtime CPU session for an exported model, with the slow fusions turned off;
     ``threads`` 1 runs every step on the calling thread (0: ONNX Runtime's default pool).
-    ``shared`` maps initializer names to OrtValues used in place of the model's own copies
-    (sessions given the same values share that memory; the caller keeps them alive).
 
-    Its pool threads spin for work only while a run lasts (between the many steps of one
-    batch, where waking sleeping threads would cost), and sleep as soon as it returns: by
+    Its pool threads, if any, spin for work only while a run lasts (between the many steps of
+    one batch, where waking sleeping threads would cost), and sleep as soon as it returns: by
     default they kept spinning for ~30 ms after each run, so every search's one-text
     embedding burned ~30 ms of CPU that concurrent searches needed (half the server's CPU
     per search at 100k chunks, one search at a time).
@@ -37,8 +32,6 @@ def new_session(
     options = options or ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    for name, value in (shared or {}).items():
-        options.add_initializer(name, value)
     options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(
         str(model_file),
@@ -48,12 +41,34 @@ def new_session(
     )
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class OnnxSentenceEncoder:
-    """The exported model plus its tokenizer; ``encode`` mirrors SentenceTransformer.encode."""
+    """The exported model plus its tokenizer; ``encode`` mirrors SentenceTransformer.encode.
+
+    Batches run on ``threads`` threads at once (0: one per CPU), each batch whole on one
+    thread: the caller's and ``threads - 1`` kept for it, which keep the priority of the thread
+    that created the encoder (``kb.priority``: ingestion's). One text (a search's question)
+    runs on its caller's thread alone (~0.5 ms), so it never waits behind ingestion's batches.
+
+    One batch per thread, rather than each batch split over every core by ONNX Runtime's own
+    pool: a core taken by other work (parsing, writes, another process) then slows only the
+    batch on it, where a split batch waits at every step for its slowest part while the other
+    threads spin; and no thread spins. The model alone, both ways taking turns: as fast or
+    faster (194-token chunks 174.5 against 173.9 chunks/s, 181.1 against 165.8 at a busier
+    time; 146-token 243.8 against 228.4); ingestion as fast on average, with less spread
+    (README, Performance).
+    """
 
     takes_token_budget = True  # ``encode`` takes ``max_batch_tokens``
 
-    def __init__(self, export_dir: Path) -> None:
+    def __init__(self, export_dir: Path, threads: int = 0) -> None:
         meta = json.loads((export_dir / META_FILE).read_text())
         self.export_dir = export_dir
         self.max_seq_length = int(meta["max_seq_length"])
@@ -64,15 +79,17 @@ class OnnxSentenceEncoder:
         self._inputs: list[str] = list(meta["inputs"])
         # Padding values per input; attention masks pad with 0 so padding never counts.
         self._pad = {"input_ids": pad_token_id(export_dir, self.tokenizer), "token_type_ids": 0}
-        # Batches run on a pool of one thread per core (it starts with the session and keeps
-        # the priority of the thread that created it: kb.priority). One text (a search's
-        # question) runs on its caller's thread alone (~0.5 ms), so it never waits for a pool
-        # that ingestion keeps busy, nor wakes it. Both sessions read the word-embedding table
-        # from one copy (47 MB for MiniLM; each would otherwise hold its own).
-        self._shared = load_shared(export_dir / SHARED_FILE)
-        model = export_dir / MODEL_FILE
-        self._session = new_session(model, shared=self._shared)
-        self._single = new_session(model, threads=1, shared=self._shared)
+        # One single-threaded session, run by several threads at once (ONNX Runtime allows it).
+        self._session = new_session(export_dir / MODEL_FILE, threads=1)
+        self.threads = threads or available_cpus()
+        self._lanes: ThreadPoolExecutor | None = None
+        if self.threads > 1:
+            self._lanes = ThreadPoolExecutor(
+                self.threads - 1,
+                "embed-lane",
+                initializer=lower_thread_priority,
+                initargs=(thread_nice(),),
+            )
 
     def encode(
         self,
@@ -89,9 +106,10 @@ class OnnxSentenceEncoder:
         length of similar texts rather than of the longest one. A batch holds at most
         ``batch_size`` texts and, with ``max_batch_tokens``, at most that many tokens padded
         (at least one text): long passages then go in smaller batches, whose activations stay
-        in the CPU's caches. ``convert_to_numpy`` and
-        ``show_progress_bar`` exist for call compatibility with SentenceTransformer and change
-        nothing (the result is always an array; there is no progress bar).
+        in the CPU's caches. A few texts are cut into one batch per thread, not fewer.
+        ``convert_to_numpy`` and ``show_progress_bar`` exist for call compatibility with
+        SentenceTransformer and change nothing (the result is always an array; there is no
+        progress bar).
         """
         del convert_to_numpy, show_progress_bar
         encodings = self.tokenizer.encode_batch(list(sentences))
@@ -102,25 +120,65 @@ class OnnxSentenceEncoder:
         }
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")
-        rows: list[np.ndarray] = []
-        session = self._single if len(order) == 1 else self._session
+        per_thread = -(-len(order) // self.threads)  # ceil: a few texts still use every thread
+        batches: list[tuple[np.ndarray, int]] = []
         start = 0
         while start < len(order):
             width = int(lengths[order[start]])  # the longest of the batch: sorted longest first
-            count = batch_size
+            count = min(batch_size, per_thread)
             if max_batch_tokens:
-                count = max(1, min(batch_size, max_batch_tokens // max(width, 1)))
-            batch = order[start : start + count]
+                count = min(count, max_batch_tokens // max(width, 1))
+            count = max(1, count)
+            batches.append((order[start : start + count], width))
             start += count
-            rows.append(session.run(None, self._padded(encoded, batch, width))[0])
-        if not rows:
+        if not batches:
             return np.zeros((0, self.dimension), np.float32)
-        by_length = np.concatenate(rows)
+        by_length = np.concatenate(self._run(encoded, batches))
         vectors = np.empty_like(by_length)
         vectors[order] = by_length  # back to the caller's order
         if normalize_embeddings:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
+
+    def _run(
+        self, encoded: dict[str, list[list[int]]], batches: list[tuple[np.ndarray, int]]
+    ) -> list[np.ndarray]:
+        """Each batch's output rows, in order: batches are taken one at a time by the caller's
+        thread and up to ``threads - 1`` lane threads (a thread that finishes takes the next,
+        so uneven batches even out)."""
+        rows: list[np.ndarray | None] = [None] * len(batches)
+        taken = itertools.count()
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def lane() -> None:
+            while not failed.is_set():
+                with lock:
+                    index = next(taken)
+                if index >= len(batches):
+                    return
+                try:
+                    feed = self._padded(encoded, *batches[index])
+                    rows[index] = self._session.run(None, feed)[0]
+                except BaseException:
+                    failed.set()  # the other lanes stop after their batch
+                    raise
+
+        helpers = min(len(batches), self.threads) - 1
+        assert helpers <= 0 or self._lanes is not None
+        lanes = [self._lanes.submit(lane) for _ in range(helpers)] if self._lanes else []
+        try:
+            lane()
+        finally:
+            # Every batch is taken now. A lane still queued (behind another call's lanes: an
+            # answer embedding its sentences during ingestion) has nothing left to do, so it
+            # is dropped rather than waited for; one that started finishes its batch first.
+            started = [future for future in lanes if not future.cancel()]
+            wait(started)  # none outlives the call, even when the caller's lane failed
+        for done in started:
+            done.result()  # a lane's error, raised here
+        assert all(row is not None for row in rows)
+        return rows  # type: ignore[return-value]  # every batch ran
 
     def _padded(
         self, encoded: dict[str, list[list[int]]], batch: np.ndarray, width: int
@@ -133,17 +191,6 @@ class OnnxSentenceEncoder:
                 array[row, : len(values)] = values
             feed[name] = array
         return feed
-
-
-def load_shared(path: Path) -> dict[str, Any]:
-    """The export's shared initializers (``SHARED_FILE``) as OrtValues, by name."""
-    import onnxruntime as ort
-
-    with np.load(path) as tables:
-        return {
-            name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(tables[name]))
-            for name in tables.files
-        }
 
 
 def load_tokenizer(export_dir: Path, max_length: int) -> Any:
@@ -170,6 +217,7 @@ def pad_token_id(export_dir: Path, tokenizer: Any) -> int:
     return int(found) if found is not None else 0
 
 
-def load_int8_encoder(model_path: str, cache_dir: Path) -> OnnxSentenceEncoder:
-    """The int8 ONNX encoder for ``model_path``, exported into ``cache_dir`` on first use."""
-    return OnnxSentenceEncoder(ensure_int8_export(model_path, cache_dir))
+def load_int8_encoder(model_path: str, cache_dir: Path, threads: int = 0) -> OnnxSentenceEncoder:
+    """The int8 ONNX encoder for ``model_path``, exported into ``cache_dir`` on first use,
+    running batches on ``threads`` threads (0: one per CPU)."""
+    return OnnxSentenceEncoder(ensure_int8_export(model_path, cache_dir), threads)

@@ -26,10 +26,6 @@ logger = logging.getLogger(__name__)
 # Bump when the recipe below changes: caches of an older format are rebuilt.
 EXPORT_FORMAT = 5
 MODEL_FILE = "model.onnx"
-# The model's large fp32 tables (MiniLM's 47 MB word embeddings), saved again beside it so that
-# the encoder's two sessions share one copy in memory (``OnnxSentenceEncoder``).
-SHARED_FILE = "shared_initializers.npz"
-SHARED_MIN_BYTES = 8 << 20
 META_FILE = "kb_export.json"  # written last: its presence and hash mark a complete export
 # u8s8 products on AVX2/AVX-512 without VNNI go through VPMADDUBSW, which saturates at int16;
 # ONNX Runtime recommends 7-bit weights (reduce_range) there. VNNI accumulates in int32.
@@ -117,7 +113,6 @@ def is_complete(export_dir: Path, fingerprint: str) -> bool:
             meta["format"] == EXPORT_FORMAT
             and meta["source"] == fingerprint
             and sha256_file(export_dir / MODEL_FILE) == meta["sha256"]
-            and sha256_file(export_dir / SHARED_FILE) == meta["shared_sha256"]
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False

@@ -31,8 +31,6 @@ from kb.onnx_export import (
     OUTLIER_FACTOR,
     QUANTIZED_OPS,
     REDUCE_RANGE,
-    SHARED_FILE,
-    SHARED_MIN_BYTES,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,7 +51,6 @@ def export(model_path: str, out: Path, isa: str, fingerprint: str) -> None:
     fused = _fuse(fp32, transformer.auto_model.config)
     keep_fp32 = _split_outliers(fused, model, names)
     _quantize(fused, out / MODEL_FILE, isa, keep_fp32)
-    _save_shared(out / MODEL_FILE, out / SHARED_FILE)
     for leftover in {fp32, fused}:
         leftover.unlink()
     model.tokenizer.save_pretrained(str(out))
@@ -65,7 +62,6 @@ def export(model_path: str, out: Path, isa: str, fingerprint: str) -> None:
         "max_seq_length": int(model.max_seq_length or model.tokenizer.model_max_length),
         "dimension": dimension,
         "sha256": sha256_file(out / MODEL_FILE),
-        "shared_sha256": sha256_file(out / SHARED_FILE),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2))
 
@@ -248,19 +244,6 @@ def _outlier_channels(
     peaks = np.abs(values[np.asarray(batch["attention_mask"], dtype=bool)]).max(axis=0)
     ranked = [int(c) for c in np.argsort(-peaks)[:MAX_OUTLIERS]]
     return [c for c in ranked if peaks[c] > OUTLIER_FACTOR * float(np.median(peaks))]
-
-
-def _save_shared(model_file: Path, target: Path) -> None:
-    """Save the model's fp32 initializers of ``SHARED_MIN_BYTES`` or more, by name."""
-    graph = onnx.load(str(model_file)).graph
-    tables = {
-        tensor.name: numpy_helper.to_array(tensor)
-        for tensor in graph.initializer
-        if tensor.data_type == onnx.TensorProto.FLOAT
-        and 4 * int(np.prod(tensor.dims)) >= SHARED_MIN_BYTES
-    }
-    with target.open("wb") as handle:
-        np.savez(handle, **tables)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
 
 
 class _SentenceEmbedding(torch.nn.Module):

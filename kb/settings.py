@@ -92,6 +92,12 @@ class EmbeddingSettings(BaseModel):
         "~200-token chunks 2 per batch, ~100-token ones 5. torch batches by batch_size only.",
         ge=1,
     )
+    threads: int = Field(
+        0,
+        description="onnx-int8: batches embedded at once, each on one thread (0: one per CPU "
+        "the process may use). A search's question always runs alone on its request's thread.",
+        ge=0,
+    )
     device: str = Field("cpu", description="Torch device for the embedding model.")
     backend: Literal["torch", "onnx-int8"] = Field(
         "onnx-int8",

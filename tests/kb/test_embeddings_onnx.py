@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 import os
 import shutil
@@ -159,16 +159,16 @@ def test_threads_do_not_spin_after_a_question(model_dir: str, onnx_cache: Path) 
 def test_batches_run_on_low_priority_threads_and_one_text_on_the_caller(
     model_dir: str, onnx_cache: Path
 ) -> None:
-    """The runtime's worker threads (batches: ingestion) start at ``pool_nice``; a single
-    text (a search's query) runs on the caller's thread, at its priority, with the vector the
-    worker pool gives it (int8 activations are scaled per batch, so the comparison batch holds
-    the same text twice: its scale is the text's own)."""
+    """The threads the encoder keeps for batches run at ``pool_nice``; a single text (a
+    search's query) runs on the caller's thread, at its priority, with the vector a batch
+    gives it (int8 activations are scaled per batch, so the comparison batch holds the same
+    text twice: its scale is the text's own)."""
     tasks = Path("/proc/self/task")
     before = {p.name for p in tasks.iterdir()}
-    embedder = SentenceTransformerEmbedder(model_dir, onnx_cache, pool_nice=11)
+    embedder = SentenceTransformerEmbedder(model_dir, onnx_cache, pool_nice=11, threads=3)
     batch = np.array(embedder.embed(SENTENCES))
     started = [int(p.name) for p in tasks.iterdir() if p.name not in before]
-    assert started, "the runtime started no worker threads"
+    assert started, "the encoder started no threads for batches"
     assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in started} == {11}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0
     assert batch.shape == (len(SENTENCES), 384)
@@ -177,30 +177,99 @@ def test_batches_run_on_low_priority_threads_and_one_text_on_the_caller(
         assert np.allclose(alone[0], pooled, atol=1e-5)
 
 
-def test_the_two_sessions_share_the_word_embedding_table(model_dir: str, onnx_cache: Path) -> None:
-    """The one-text session costs little memory: it reads the 47 MB word-embedding table from
-    the copy the batch session uses. Measured in a fresh interpreter (resident memory)."""
-    code = (
-        "import ctypes\n"
-        "from pathlib import Path\n"
-        "from kb.onnx_embeddings import OnnxSentenceEncoder, new_session\n"
-        "from kb.onnx_export import MODEL_FILE, ensure_int8_export\n"
-        "def rss():\n"
-        "    line = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0]\n"
-        "    return int(line.split()[1]) / 1024\n"
-        f"d = ensure_int8_export({model_dir!r}, Path({str(onnx_cache)!r}))\n"
-        "e = OnnxSentenceEncoder(d)\n"
-        "costs = []\n"
-        "for shared in (e._shared, None):\n"
-        "    ctypes.CDLL('libc.so.6').malloc_trim(0)\n"
-        "    before = rss()\n"
-        "    s = new_session(d / MODEL_FILE, threads=1, shared=shared)\n"
-        "    costs.append(round(rss() - before))\n"
-        "print(costs)\n"
-    )
-    shared, own = json.loads(run_python(code))
-    assert own > 40, own  # the measurement sees a table's worth of memory...
-    assert shared < own - 35, (shared, own)  # ...which the shared session does not hold
+def test_batches_run_on_several_threads_at_once(model_dir: str, onnx_cache: Path) -> None:
+    """With ``threads`` 2, two batches run at the same time, each whole on one thread (the
+    caller's is one of them); a few texts are cut so that both threads get some; the vectors
+    are those of one thread doing it all; an error in any batch reaches the caller, and no
+    batch is still running when it does."""
+    texts = [f"{s} ({i})" for i in range(4) for s in SENTENCES]
+    one = SentenceTransformerEmbedder(model_dir, onnx_cache, batch_size=1, threads=1)
+    two = SentenceTransformerEmbedder(model_dir, onnx_cache, batch_size=1, threads=2)
+    encoder = two.model
+    real = encoder._session
+    runs: list[tuple[float, float, int, int]] = []
+
+    class Recording:
+        calls = itertools.count()
+        fail_on: int | None = None
+
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
+            start = time.monotonic()
+            if next(self.calls) == self.fail_on:
+                raise RuntimeError("out of memory")
+            time.sleep(0.02)  # long enough for the two threads' runs to meet
+            result = real.run(names, feed)
+            runs.append(
+                (start, time.monotonic(), threading.get_native_id(), len(feed["input_ids"]))
+            )
+            return result
+
+    recording = Recording()
+    encoder._session = recording
+    try:
+        vectors = np.array(two.embed(texts))
+        assert len(runs) == len(texts)
+        assert {tid for _, _, tid, _ in runs} >= {threading.get_native_id()}
+        assert len({tid for _, _, tid, _ in runs}) == 2
+        assert any(
+            a0 < b1 and b0 < a1 and ta != tb for a0, a1, ta, _ in runs for b0, b1, tb, _ in runs
+        ), "no two batches ran at the same time"
+        runs.clear()
+        two._batch_size = 16
+        two.embed(SENTENCES[:4])
+        assert sorted(rows for *_, rows in runs) == [2, 2]  # one batch per thread, not one
+        runs.clear()
+        two._batch_size = 1
+        recording.calls, recording.fail_on = itertools.count(), 5
+        with pytest.raises(RuntimeError, match="out of memory"):
+            two.embed(texts)
+        settled = len(runs)
+        time.sleep(0.1)
+        assert len(runs) == settled  # nothing ran on after the error was raised
+    finally:
+        encoder._session = real
+    assert np.allclose(vectors, np.array(one.embed(texts)), atol=1e-6)
+
+
+def test_a_call_does_not_wait_for_lanes_busy_with_another_call(
+    model_dir: str, onnx_cache: Path
+) -> None:
+    """An answer embedding its sentences while ingestion's batches hold the lane threads runs
+    its batches on its own thread and returns; it does not wait for a lane to come free."""
+    embedder = SentenceTransformerEmbedder(model_dir, onnx_cache, batch_size=1, threads=2)
+    encoder = embedder.model
+    real = encoder._session
+    hold, busy = threading.Event(), threading.Semaphore(0)
+    asking = threading.local()
+
+    class Holding:
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> object:
+            if not getattr(asking, "answer", False):  # the ingestion call's two lanes
+                busy.release()
+                hold.wait(timeout=30)
+            return real.run(names, feed)
+
+    encoder._session = Holding()
+    ingesting = threading.Thread(target=embedder.embed, args=(SENTENCES * 4,))
+    ingesting.start()
+    try:
+        assert busy.acquire(timeout=10) and busy.acquire(timeout=10)  # both lanes held
+        answered: list[list[list[float]]] = []
+
+        def answer() -> None:
+            asking.answer = True
+            answered.append(embedder.embed(SENTENCES[:3]))
+
+        answering = threading.Thread(target=answer)
+        answering.start()
+        answering.join(timeout=10)
+        assert not answering.is_alive(), "the answer waited for a lane held by ingestion"
+    finally:
+        hold.set()
+        ingesting.join(timeout=30)
+        encoder._session = real
+    assert len(answered[0]) == 3
+    assert np.allclose(answered[0], embedder.embed(SENTENCES[:3]), atol=1e-6)
 
 
 def test_a_cached_export_loads_without_torch(model_dir: str, onnx_cache: Path) -> None:
