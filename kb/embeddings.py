@@ -114,7 +114,8 @@ def _load_onnx_int8(path: str, cache_dir: Path, device: str, threads: int = 0) -
 
 
 # Each loader returns an object with SentenceTransformer's encode, tokenizer and max_seq_length.
-# ``threads``: how many batches the ONNX backend runs at once (0: one per CPU); torch's own.
+# ``threads``: how many batches the ONNX backend runs at once (0: one per CPU); torch ignores
+# it and keeps its own thread pool.
 BACKENDS: dict[str, Callable[[str, Path, str, int], Any]] = {
     "torch": _load_torch,
     "onnx-int8": _load_onnx_int8,

@@ -95,8 +95,10 @@ class EmbeddingSettings(BaseModel):
     threads: int = Field(
         0,
         description="onnx-int8: batches embedded at once, each on one thread (0: one per CPU "
-        "the process may use). A search's question always runs alone on its request's thread.",
+        "the process may run on; under a container CPU quota, set the quota). A search's "
+        "question always runs alone on its request's thread.",
         ge=0,
+        le=256,
     )
     device: str = Field("cpu", description="Torch device for the embedding model.")
     backend: Literal["torch", "onnx-int8"] = Field(

@@ -358,6 +358,13 @@ def test_settings_choose_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(ValidationError):
         Settings()
     monkeypatch.delenv("KB_EMBEDDING__BACKEND")
+    monkeypatch.setenv("KB_EMBEDDING__THREADS", "3")
+    assert Settings().embedding.threads == 3
+    for bad in ("-1", "1000"):
+        monkeypatch.setenv("KB_EMBEDDING__THREADS", bad)
+        with pytest.raises(ValidationError):
+            Settings()
+    monkeypatch.delenv("KB_EMBEDDING__THREADS")
     container = build_container(make_settings(tmp_path / "data", embedding__backend="torch"))
     try:
         assert container.embedder.backend == "torch"
