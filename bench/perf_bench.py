@@ -308,7 +308,7 @@ def measure_ingestion(
     if llama is None:
         return rows, float("nan")
     return rows, report_reference(
-        pages, seconds[default], len(texts[default]), rows[0], reference, count_tokens
+        pages, seconds[default], len(texts[default]), rows[0][2], reference, count_tokens
     )
 
 
@@ -316,7 +316,7 @@ def report_reference(
     pages: list[str],
     ours: list[float],
     ours_chunks: int,
-    ours_row: tuple[int, float, float],
+    chunk_tokens: float,
     reference: list[tuple[float, int, int]],
     count_tokens: Callable[[str], list[int]],
 ) -> float:
@@ -339,7 +339,7 @@ def report_reference(
         + "  (the reference embeds each 1024-token chunk's first 256 tokens only: MiniLM's "
         "limit)"
     )
-    ours_tps = ours_chunks * ours_row[2] / float(np.median(ours))
+    ours_tps = ours_chunks * chunk_tokens / float(np.median(ours))
     llama_tps = llama_tokens / median_s
     print(
         f"model tokens embedded per second: this project {ours_tps:,.0f}, reference "

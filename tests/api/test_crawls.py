@@ -20,7 +20,7 @@ from api.cli import app as cli_app
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder
 from tests.conftest import MODEL_CACHE, admin_headers, make_settings
-from tests.crawl_site import FixtureSite, Resource, serve
+from tests.crawl_site import FixtureSite, serve
 
 PROBLEM_KEYS = {"type", "title", "status", "code", "detail"}
 
@@ -125,8 +125,7 @@ def test_pages_of_a_slow_crawl_are_searchable_and_counted_while_it_runs(
         slow.html("/", f"<h1>Rooms</h1><p>Where each room is.</p>{links}<a href='/late'>late</a>")
         for i in range(3):
             slow.html(f"/room{i}", f"<h1>Room {i}</h1><p>Room 10{i} is on floor {i + 1}.</p>")
-        slow.html("/late", "<h1>Late</h1><p>The rooftop bar opens at six.</p>")
-        slow.resources["/late"] = Resource(slow.resources["/late"].body, gate=hanging)
+        slow.html("/late", "<h1>Late</h1><p>The rooftop bar opens at six.</p>", gate=hanging)
         body = {"start_urls": [slow.base + "/"], "delay_s": 0, "concurrency": 2}
         crawl_id = api.post(f"/v1/kbs/{kb_id}/crawls", json=body).json()["id"]
         try:
