@@ -111,7 +111,7 @@ def build_container(
         settings.chunking.chunk_size,
         settings.chunking.chunk_overlap,
         embedder.count_tokens,
-        embedder.word_token_spans,
+        embedder.word_tokens,
     )
     limits = ParseLimits(
         max_pdf_pages=settings.ingest.max_pdf_pages,

@@ -67,6 +67,9 @@ class Prepared:
     media_type: str
     chunks: list[Chunk]
     existing: Document | None
+    # Per chunk, the token ids of what is embedded for it (``embedding_text``) when the
+    # chunker knew them; empty: none known.
+    token_ids: Sequence[Sequence[int] | None] = ()
 
 
 @dataclass(frozen=True)

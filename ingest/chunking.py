@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.parsers.base import ParsedDocument
+from kb.embeddings import WordTokens
 
 logger = logging.getLogger(__name__)
 
 Tokenizer = Callable[[str], list[int]]
-# Character spans of a text's tokens, or None when the tokenizer does not cut words at
-# whitespace and punctuation first (see SentenceTransformerEmbedder.word_token_spans).
-WordSpans = Callable[[str], list[tuple[int, int]] | None]
+
+
+# A text's tokens with their spans, or None when the tokenizer does not cut words at
+# whitespace and punctuation first (see SentenceTransformerEmbedder.word_tokens).
+WordSpans = Callable[[str], WordTokens | None]
 
 
 # Optional integrations NLTK's package init imports when installed (sentence-transformers
@@ -68,6 +71,9 @@ class ChunkSpan:
     page: int | None
     page_end: int | None
     section: str | None = None
+    # The text's token ids (no special tokens), when known from its section's tokenisation:
+    # the embedder then need not tokenise it again (None: not known).
+    token_ids: list[int] | None = None
 
 
 class SentenceChunker:
@@ -116,7 +122,7 @@ class SentenceChunker:
         sections = _page_sections(doc) or _heading_sections(doc.text)
         spans: list[ChunkSpan] = []
         for start, end, heading in sections:
-            for offset, text in self._split_section(doc.text[start:end]):
+            for offset, text, ids in self._split_section(doc.text[start:end]):
                 spans.append(
                     ChunkSpan(
                         index=len(spans),
@@ -126,13 +132,22 @@ class SentenceChunker:
                         page=doc.page_at(start + offset),
                         page_end=doc.page_at(start + offset + max(len(text) - 1, 0)),
                         section=heading,
+                        token_ids=ids,
                     )
                 )
         return spans
 
-    def _split_section(self, section: str) -> list[tuple[int, str]]:
-        spans = self._word_spans(section) if self._word_spans and section else None
-        self._local.sizes = _PartSizes(section, spans) if spans is not None else None
+    def word_tokens(self, text: str) -> WordTokens | None:
+        """``text``'s tokens and their spans, when the tokenizer cuts words at whitespace and
+        punctuation (else None). Joined by whitespace, texts then have their tokens joined:
+        a title above a passage adds the title's ids before the passage's."""
+        return self._word_spans(text) if self._word_spans else None
+
+    def _split_section(self, section: str) -> list[tuple[int, str, list[int] | None]]:
+        """``(offset, text, token ids or None)`` of each passage of ``section``."""
+        tokens = self._word_spans(section) if self._word_spans and section else None
+        sizes = _PartSizes(section, tokens) if tokens is not None else None
+        self._local.sizes = sizes
         try:
             texts = self._splitter.split_text(section)
         finally:
@@ -146,22 +161,27 @@ class SentenceChunker:
             offset = _locate(section, text, cursor)
             # Overlapping chunks start before the previous one ended; search on from its start.
             cursor = offset + 1
-            found.append((offset, text))
+            ids = None
+            if sizes is not None and section.startswith(text, offset):
+                ids = sizes.ids(offset, offset + len(text))
+            found.append((offset, text, ids))
         return found
 
 
 class _PartSizes:
-    """Token counts of parts of one section, from one tokenisation of the whole section.
+    """Token counts and ids of parts of one section, from one tokenisation of the whole
+    section.
 
     A part that starts and ends where the tokenizer cuts words (whitespace or punctuation on
     either side) holds exactly the tokens inside it; any other part returns None, and the
     caller tokenises it on its own.
     """
 
-    def __init__(self, section: str, spans: list[tuple[int, int]]) -> None:
+    def __init__(self, section: str, tokens: WordTokens) -> None:
         self._section = section
-        self._starts = [start for start, _ in spans]
-        self._ends = [end for _, end in spans]
+        self._ids = tokens.ids
+        self._starts = [start for start, _ in tokens.offsets]
+        self._ends = [end for _, end in tokens.offsets]
         self._cursor = 0
 
     def count(self, part: str) -> int | None:
@@ -174,6 +194,12 @@ class _PartSizes:
         if not (self._is_cut(at) and self._is_cut(end)):
             return None
         return bisect_right(self._ends, end) - bisect_left(self._starts, at)
+
+    def ids(self, start: int, end: int) -> list[int] | None:
+        """Token ids of ``section[start:end]``, or None unless both ends are word cuts."""
+        if not (self._is_cut(start) and self._is_cut(end)):
+            return None
+        return self._ids[bisect_left(self._starts, start) : bisect_right(self._ends, end)]
 
     def _is_cut(self, index: int) -> bool:
         if index in (0, len(self._section)):

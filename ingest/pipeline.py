@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from ingest.batching import BatchRun, IngestResult, Marker, Outcome, Prepared, Report
-from ingest.chunking import SentenceChunker
+from ingest.chunking import ChunkSpan, SentenceChunker
 from ingest.parsers.base import ParsedDocument, ParseLimits
 from ingest.sources import RawSource
 from kb.embeddings import Embedder
@@ -164,7 +164,13 @@ class IngestionService:
         """A vector per chunk of ``batch``, in order (needs no lock). Chunks whose text is
         unchanged from the document's stored version keep their vector; only new text is
         embedded (an edited page re-embeds the passages that changed, not the whole page)."""
-        texts = [embedding_text(c) for p in batch for c in p.chunks]
+        texts: list[str] = []
+        ids_of: dict[str, Sequence[int] | None] = {}  # the token ids of a text, if known
+        for prepared in batch:
+            ids = prepared.token_ids or [None] * len(prepared.chunks)
+            for chunk, chunk_ids in zip(prepared.chunks, ids, strict=True):
+                texts.append(embedding_text(chunk))
+                ids_of.setdefault(texts[-1], chunk_ids)
         known: dict[str, list[float]] = {}
         old_ids = [
             chunk_id(p.existing.id, p.existing.content_hash[:16], i)
@@ -179,7 +185,8 @@ class IngestionService:
                 if text in wanted:
                     known[text] = vector
         fresh = list(dict.fromkeys(t for t in texts if t not in known))
-        known.update(zip(fresh, self._embedder.embed(fresh), strict=True))
+        vectors = self._embedder.embed(fresh, [ids_of[t] for t in fresh])
+        known.update(zip(fresh, vectors, strict=True))
         return [known[t] for t in texts]
 
     def _look_up(self, kb_id: str, raw: RawSource) -> tuple[str, Document | None]:
@@ -197,10 +204,12 @@ class IngestionService:
         parsed = self._parse(raw.data, self._limits, raw.filename, raw.declared_type)
         doc_id = existing.id if existing else new_id("doc")
         title = raw.title or parsed.title or raw.filename or raw.source
-        chunks = self._make_chunks(kb_id, doc_id, digest[:16], title, raw.source, parsed)
-        if not chunks:
+        spans = self._chunker.split(parsed)
+        if not spans:
             raise NoExtractableText("The document holds no text to index.")
-        return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing)
+        chunks = self._make_chunks(kb_id, doc_id, digest[:16], title, raw.source, parsed, spans)
+        token_ids = self._token_ids(chunks, spans)
+        return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing, token_ids)
 
     def commit(
         self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
@@ -250,6 +259,7 @@ class IngestionService:
         title: str,
         source: str,
         parsed: ParsedDocument,
+        spans: list[ChunkSpan],
     ) -> list[Chunk]:
         return [
             Chunk(
@@ -268,8 +278,32 @@ class IngestionService:
                 page_end=span.page_end,
                 section=span.section,
             )
-            for span in self._chunker.split(parsed)
+            for span in spans
         ]
+
+    def _token_ids(self, chunks: list[Chunk], spans: list[ChunkSpan]) -> list[list[int] | None]:
+        """Per chunk, the token ids of its ``embedding_text`` where the chunker knew its text's:
+        the context lines' ids (each tokenised once per document) and then the text's, as the
+        lines are joined by a newline, where such a tokenizer cuts words."""
+        context_ids: dict[str, list[int] | None] = {}
+        found: list[list[int] | None] = []
+        for chunk, span in zip(chunks, spans, strict=True):
+            ids: list[int] | None = None
+            if span.token_ids is not None:
+                ids = []
+                for line in embedding_context(chunk):
+                    if line not in context_ids:
+                        tokens = self._chunker.word_tokens(line)
+                        context_ids[line] = tokens.ids if tokens is not None else None
+                    line_ids = context_ids[line]
+                    if line_ids is None:
+                        ids = None
+                        break
+                    ids += line_ids
+                if ids is not None:
+                    ids += span.token_ids
+            found.append(ids)
+        return found
 
     def delete_document(self, kb_id: str, doc_id: str) -> Document:
         """Remove a document's record and its chunks."""
@@ -315,9 +349,14 @@ def _ingested_event(result: IngestResult) -> dict[str, object]:
 
 def embedding_text(chunk: Chunk) -> str:
     """What is embedded for a chunk: its title and section above its text."""
+    return "\n".join([*embedding_context(chunk), chunk.text])
+
+
+def embedding_context(chunk: Chunk) -> list[str]:
+    """The lines ``embedding_text`` puts above a chunk's text."""
     # Title and section give a passage the context its own words may lack ("Pricing" above
     # "It costs"), also for the second half of a long section that lost its heading line.
     context = [chunk.title] if chunk.title else []
     if chunk.section and chunk.section not in chunk.text[: len(chunk.section) + 8]:
         context.append(chunk.section)
-    return "\n".join([*context, chunk.text])
+    return context

@@ -10,6 +10,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -25,13 +26,29 @@ MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379ca
 Backend = Literal["torch", "onnx-int8"]
 
 
+# Token ids of a text under the embedder's tokenizer, without special tokens.
+TokenIds = Sequence[int]
+
+
 class Embedder(Protocol):
     """Turns texts into unit-length vectors; questions and passages share one space."""
 
     name: str
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One normalised vector per text, in order."""
+    def embed(
+        self, texts: Sequence[str], token_ids: Sequence[TokenIds | None] | None = None
+    ) -> list[list[float]]:
+        """One normalised vector per text, in order. ``token_ids``, where given, are each
+        text's ids from this embedder's ``word_tokens`` (None where not known): an embedder
+        may use them instead of tokenising the text again."""
+
+
+@dataclass(frozen=True)
+class WordTokens:
+    """A text's token ids (no special tokens) and each token's character span in the text."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
 
 
 def sha256_file(path: Path) -> str:
@@ -122,6 +139,17 @@ BACKENDS: dict[str, Callable[[str, Path, str, int], Any]] = {
 }
 
 
+def _cuts_words(tokenizer: Any) -> bool:
+    """Whether a fast tokenizer is BERT's kind: a character-wise normaliser, words cut at
+    whitespace and punctuation, WordPiece within words."""
+    normalizer = tokenizer.normalizer
+    return (
+        type(tokenizer.pre_tokenizer).__name__ == "BertPreTokenizer"
+        and type(tokenizer.model).__name__ == "WordPiece"
+        and (normalizer is None or type(normalizer).__name__ == "BertNormalizer")
+    )
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers model, loaded on first use (thread-safe).
 
@@ -179,26 +207,33 @@ class SentenceTransformerEmbedder:
         except Exception as exc:
             raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(
+        self, texts: Sequence[str], token_ids: Sequence[TokenIds | None] | None = None
+    ) -> list[list[float]]:
         """Normalised embeddings, one per text.
 
         Both backends batch texts of similar length together (sentence-transformers sorts
         by characters inside ``encode``; the ONNX encoder by tokens), so padding stays small.
+        The ONNX encoder takes the ``token_ids`` given (from ``word_tokens``: the chunker's
+        one tokenisation of each section) instead of tokenising those texts again; torch
+        tokenises every text.
         """
         if not texts:
             return []
         model = self.model
         # A token budget per batch where the backend takes one (ONNX); torch batches by count.
-        budget: dict[str, int] = {}
+        options: dict[str, Any] = {}
         if self._batch_tokens and getattr(model, "takes_token_budget", False):
-            budget["max_batch_tokens"] = self._batch_tokens
+            options["max_batch_tokens"] = self._batch_tokens
+        if token_ids is not None and getattr(model, "takes_token_ids", False):
+            options["token_ids"] = token_ids
         vectors = model.encode(
             list(texts),
             batch_size=self._batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
-            **budget,
+            **options,
         )
         return [v.tolist() for v in vectors]
 
@@ -209,16 +244,19 @@ class SentenceTransformerEmbedder:
             return list(self.model.tokenizer.encode(text, add_special_tokens=False))
         return list(counting.encode(text, add_special_tokens=False).ids)
 
-    def word_token_spans(self, text: str) -> list[tuple[int, int]] | None:
-        """Character spans of ``text``'s tokens, when the tokenizer cuts words at whitespace and
-        punctuation before splitting them into tokens (WordPiece, the BERT family): then a
-        part of ``text`` that starts and ends at such a cut holds exactly the tokens it would
-        have alone, so a chunker can size every part from one pass. None for other tokenizers.
+    def word_tokens(self, text: str) -> WordTokens | None:
+        """``text``'s token ids (no special tokens) and their character spans, when the
+        tokenizer cuts words at whitespace and punctuation before splitting them into tokens
+        and normalises character by character (WordPiece, the BERT family): then a part of
+        ``text`` that starts and ends at such a cut holds exactly the tokens it would have
+        alone, so a chunker can size every part from one pass and hand each passage's ids
+        on to ``embed``. None for other tokenizers.
         """
         counting = self._counting_tokenizer()
-        if counting is None or type(counting.pre_tokenizer).__name__ != "BertPreTokenizer":
+        if counting is None or not _cuts_words(counting):
             return None
-        return list(counting.encode(text, add_special_tokens=False).offsets)
+        encoding = counting.encode(text, add_special_tokens=False)
+        return WordTokens(encoding.ids, encoding.offsets)
 
     def _counting_tokenizer(self) -> Any:
         """A private copy of the model's fast tokenizer, never truncating or padding.

@@ -67,6 +67,7 @@ class OnnxSentenceEncoder:
     """
 
     takes_token_budget = True  # ``encode`` takes ``max_batch_tokens``
+    takes_token_ids = True  # and ``token_ids``
 
     def __init__(self, export_dir: Path, threads: int = 0) -> None:
         meta = json.loads((export_dir / META_FILE).read_text())
@@ -76,6 +77,9 @@ class OnnxSentenceEncoder:
         # The fast tokenizer's core (``tokenizers``), truncating to the model's window: the
         # same ids as transformers' AutoTokenizer, without importing transformers and torch.
         self.tokenizer = load_tokenizer(export_dir, self.max_seq_length)
+        # Special tokens around a text's ids (BERT's [CLS] ... [SEP]), to build inputs from ids
+        # given with the texts; None when the tokenizer's template is not that simple.
+        self._template = special_template(self.tokenizer)
         self._inputs: list[str] = list(meta["inputs"])
         # Padding values per input; attention masks pad with 0 so padding never counts.
         self._pad = {"input_ids": pad_token_id(export_dir, self.tokenizer), "token_type_ids": 0}
@@ -99,6 +103,7 @@ class OnnxSentenceEncoder:
         convert_to_numpy: bool = True,
         show_progress_bar: bool = False,
         max_batch_tokens: int | None = None,
+        token_ids: Sequence[Sequence[int] | None] | None = None,
     ) -> np.ndarray:
         """One embedding row per sentence, in order.
 
@@ -112,12 +117,7 @@ class OnnxSentenceEncoder:
         progress bar).
         """
         del convert_to_numpy, show_progress_bar
-        encodings = self.tokenizer.encode_batch(list(sentences))
-        encoded = {
-            "input_ids": [e.ids for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-        }
+        encoded = self._tokenised(sentences, token_ids)
         lengths = np.array([len(ids) for ids in encoded["input_ids"]])
         order = np.argsort(-lengths, kind="stable")
         per_thread = -(-len(order) // self.threads)  # ceil: a few texts still use every thread
@@ -139,6 +139,38 @@ class OnnxSentenceEncoder:
         if normalize_embeddings:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
+
+    def _tokenised(
+        self, sentences: Sequence[str], token_ids: Sequence[Sequence[int] | None] | None
+    ) -> dict[str, list[list[int]]]:
+        """Each input of the model, per sentence, unpadded: from the ids given, or else from
+        the tokenizer (truncated to the model's window either way)."""
+        if token_ids is not None and len(token_ids) != len(sentences):
+            raise ValueError(f"{len(token_ids)} token id lists for {len(sentences)} texts")
+        known = list(token_ids) if token_ids is not None and self._template else []
+        known = known or [None] * len(sentences)
+        todo = [i for i, ids in enumerate(known) if ids is None]
+        encodings = self.tokenizer.encode_batch([sentences[i] for i in todo]) if todo else []
+        encoded: dict[str, list[list[int]]] = {
+            "input_ids": [[] for _ in sentences],
+            "token_type_ids": [[] for _ in sentences],
+            "attention_mask": [[] for _ in sentences],
+        }
+        for i, e in zip(todo, encodings, strict=True):
+            encoded["input_ids"][i] = e.ids
+            encoded["token_type_ids"][i] = e.type_ids
+            encoded["attention_mask"][i] = e.attention_mask
+        if len(todo) < len(sentences):
+            assert self._template is not None
+            head, tail = self._template
+            room = self.max_seq_length - len(head) - len(tail)
+            for i, ids in enumerate(known):
+                if ids is not None:
+                    full = [*head, *ids[:room], *tail]
+                    encoded["input_ids"][i] = full
+                    encoded["token_type_ids"][i] = [0] * len(full)
+                    encoded["attention_mask"][i] = [1] * len(full)
+        return encoded
 
     def _run(
         self, encoded: dict[str, list[list[int]]], batches: list[tuple[np.ndarray, int]]
@@ -202,6 +234,23 @@ def load_tokenizer(export_dir: Path, max_length: int) -> Any:
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length)
     return tokenizer
+
+
+def special_template(tokenizer: Any) -> tuple[list[int], list[int]] | None:
+    """The special tokens the tokenizer puts before and after a single text's ids, when it
+    adds nothing else (token types all 0, every token attended: BERT's [CLS] text [SEP]);
+    None otherwise."""
+    plain = tokenizer.encode("a", add_special_tokens=False).ids
+    full = tokenizer.encode("a")
+    ids = full.ids
+    for start in range(len(ids) - len(plain) + 1):
+        if ids[start : start + len(plain)] == plain:
+            break
+    else:
+        return None
+    if any(full.type_ids) or not all(full.attention_mask):
+        return None
+    return ids[:start], ids[start + len(plain) :]
 
 
 def pad_token_id(export_dir: Path, tokenizer: Any) -> int:

@@ -47,6 +47,11 @@ def texts(count: int, seed: int = 7) -> list[str]:
     return out
 
 
+def cuts(chunker: SentenceChunker, text: str) -> list[tuple[int, str]]:
+    """Where the chunker cuts ``text``: each passage's offset and text."""
+    return [(offset, part) for offset, part, _ids in chunker._split_section(text)]
+
+
 def test_one_pass_chunks_equal_per_part_tokenisation(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
@@ -59,10 +64,10 @@ def test_one_pass_chunks_equal_per_part_tokenisation(
 
         return count
 
-    fast = SentenceChunker(40, 8, counted("fast"), embedder.word_token_spans)
+    fast = SentenceChunker(40, 8, counted("fast"), embedder.word_tokens)
     slow = SentenceChunker(40, 8, counted("slow"))
     for text in texts(60):
-        assert fast._split_section(text) == slow._split_section(text)
+        assert cuts(fast, text) == cuts(slow, text)
     # The awkward words make some parts fall back; most are counted from the one pass.
     assert calls["fast"] < calls["slow"] / 4
 
@@ -73,7 +78,7 @@ def test_part_counts_are_exact_or_declined(embedder: SentenceTransformerEmbedder
     rng = random.Random(3)
     counted = 0
     for text in texts(40):
-        spans = embedder.word_token_spans(text)
+        spans = embedder.word_tokens(text)
         assert spans is not None
         sizes = _PartSizes(text, spans)
         cuts = [i for i in range(len(text) + 1) if sizes._is_cut(i)]
@@ -89,17 +94,42 @@ def test_part_counts_are_exact_or_declined(embedder: SentenceTransformerEmbedder
     assert counted > 1000
 
 
+def test_passage_ids_are_the_tokenizers_or_none(embedder: SentenceTransformerEmbedder) -> None:
+    """A passage's ids, taken from its section's one tokenisation, are exactly the ids the
+    tokenizer gives the passage alone; a passage not cut at word boundaries has none."""
+    chunker = SentenceChunker(40, 8, embedder.count_tokens, embedder.word_tokens)
+    known = unknown = 0
+    # A 99-letter word of ~85 tokens: the splitter cuts it inside (longer words are one [UNK]).
+    rng = random.Random(1)
+    long_word = "".join(rng.choice("qzxjvkwy") for _ in range(99))
+    for text in [*texts(60), f"{long_word} and {long_word}"]:
+        for _offset, part, ids in chunker._split_section(text):
+            if ids is None:
+                unknown += 1
+            else:
+                known += 1
+                assert ids == embedder.count_tokens(part), part
+    assert known > 20 * unknown  # most are known
+    assert unknown  # the long words are cut inside
+
+
+def test_slow_path_knows_no_ids(embedder: SentenceTransformerEmbedder) -> None:
+    chunker = SentenceChunker(40, 8, embedder.count_tokens)
+    assert all(ids is None for _o, _t, ids in chunker._split_section(texts(1)[0]))
+    assert chunker.word_tokens("a title") is None
+
+
 def test_chunker_is_safe_across_threads(embedder: SentenceTransformerEmbedder) -> None:
     """Each thread counts against its own section."""
-    chunker = SentenceChunker(40, 8, embedder.count_tokens, embedder.word_token_spans)
+    chunker = SentenceChunker(40, 8, embedder.count_tokens, embedder.word_tokens)
     reference = SentenceChunker(40, 8, embedder.count_tokens)
     docs = texts(16, seed=11)
-    expected = [reference._split_section(t) for t in docs]
+    expected = [cuts(reference, t) for t in docs]
     results: dict[int, list[tuple[int, str]]] = {}
 
     def work(i: int) -> None:
         for _ in range(3):
-            results[i] = chunker._split_section(docs[i])
+            results[i] = cuts(chunker, docs[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(docs))]
     for thread in threads:
@@ -123,9 +153,9 @@ def test_other_tokenizers_take_the_slow_path(embedder: SentenceTransformerEmbedd
 
 @pytest.mark.parametrize("text", ["", "   ", "word"])
 def test_tiny_sections(embedder: SentenceTransformerEmbedder, text: str) -> None:
-    fast = SentenceChunker(40, 8, embedder.count_tokens, embedder.word_token_spans)
+    fast = SentenceChunker(40, 8, embedder.count_tokens, embedder.word_tokens)
     slow = SentenceChunker(40, 8, embedder.count_tokens)
-    assert fast._split_section(text) == slow._split_section(text)
+    assert cuts(fast, text) == cuts(slow, text)
 
 
 def test_nltk_loads_without_scikit_learn_or_scipy() -> None:

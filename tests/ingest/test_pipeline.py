@@ -13,9 +13,10 @@ import pytest
 from api.container import Container
 from engine.retrieve import SearchRequest
 from ingest.batching import STORE_NOW, Marker
+from ingest.pipeline import embedding_text
 from ingest.sources import RawSource
 from kb.errors import EmptyDocument, KnowledgeBaseNotFound, PayloadTooLarge
-from kb.models import Chunk
+from kb.models import Chunk, chunk_id
 from kb.priority import thread_nice
 
 PRICING_V1 = "# Pricing\n\nThe Basic plan costs 10 euros per month and includes email support."
@@ -29,10 +30,14 @@ class CountingEmbedder:
         self.inner = inner
         self.name = "counting"
         self.texts = 0
+        self.given: list[tuple[str, Sequence[int] | None]] = []  # each text and its ids
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(
+        self, texts: Sequence[str], token_ids: Sequence[Sequence[int] | None] | None = None
+    ) -> list[list[float]]:
         self.texts += len(texts)
-        return self.inner.embed(texts)  # type: ignore[attr-defined]
+        self.given += zip(texts, token_ids or [None] * len(texts), strict=True)
+        return self.inner.embed(texts, token_ids)  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -168,6 +173,37 @@ def test_chunks_keep_document_title_source_and_offsets(container: Container) -> 
         assert text[chunk.start_char : chunk.end_char] == chunk.text
 
 
+def test_passages_reach_the_embedder_with_the_chunkers_token_ids(container: Container) -> None:
+    """Each passage's ids come from its section's one tokenisation (with the title's and
+    heading's above it) and are exactly the tokenizer's for the text embedded, so the model
+    need not tokenise it again; the vectors are those of the texts."""
+    kb = container.catalog.create_kb("docs")
+    counting = CountingEmbedder(container.embedder)
+    container.ingestion._embedder = counting  # type: ignore[assignment]
+    step = "Step {}: naïve café «setup», emoji 🎉 and 漢字 — see §{}."
+    body = " ".join(step.format(i, i) for i in range(60))
+    text = f"# Install guide\n\n{body}\n\n## Upgrades\n\n{body}\n\nPlain end."
+    doc = container.ingestion.ingest(
+        kb.id, RawSource(text.encode(), source="guide.md", title="Ünïcode Guide")
+    ).document
+
+    embedder = container.embedder
+    assert len(counting.given) == doc.chunk_count > 4
+    assert all(ids is not None for _text, ids in counting.given)
+    for embedded, ids in counting.given:
+        assert embedded.startswith("Ünïcode Guide\n")
+        assert list(ids or ()) == embedder.count_tokens(embedded), embedded
+    # Some passages continue a section below its heading, which is embedded above them.
+    assert any("\nUpgrades\n" in embedded for embedded, _ids in counting.given)
+    ids = [chunk_id(doc.id, doc.content_hash[:16], i) for i in range(doc.chunk_count)]
+    stored = container.store.get(kb.id, ids)
+    texts = [embedding_text(chunk) for chunk, _vector in stored]
+    assert texts == [embedded for embedded, _ids in counting.given]
+    alone = embedder.embed(texts)  # tokenised by the model
+    for (_chunk, vector), again in zip(stored, alone, strict=True):
+        assert sum(a * b for a, b in zip(vector, again, strict=True)) > 0.999
+
+
 def test_ingest_many_batches_reports_each_source_and_keeps_vectors_straight(
     container: Container,
 ) -> None:
@@ -291,7 +327,7 @@ def test_ingest_many_stores_a_batch_while_embedding_the_next_and_reports_in_orde
         spans[kind].append((start, time.monotonic(), threading.get_native_id()))
         return result
 
-    embedder.embed = lambda texts: timed("embed", real_embed, texts)  # type: ignore[method-assign]
+    embedder.embed = lambda *args: timed("embed", real_embed, *args)  # type: ignore[method-assign]
     store.add = lambda *args: timed("add", real_add, *args)  # type: ignore[method-assign]
     raws = [
         RawSource(f"Room {100 + i} is on floor {i}.".encode(), source=f"r{i}.txt") for i in range(4)

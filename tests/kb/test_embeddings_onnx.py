@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder, extract_bundled_minilm, sha256_file
-from kb.onnx_embeddings import OnnxSentenceEncoder, new_session
+from kb.onnx_embeddings import OnnxSentenceEncoder, new_session, special_template
 from kb.onnx_export import FP32_NODES, META_FILE, MODEL_FILE, cpu_isa, export_dir_for
 from kb.settings import Settings
 from tests.conftest import MODEL_CACHE, make_settings, run_python
@@ -311,6 +311,40 @@ def test_tokenizer_gives_transformers_ids(onnx_cache: Path) -> None:
     assert [e.type_ids for e in got] == expected["token_type_ids"]
     assert [e.attention_mask for e in got] == expected["attention_mask"]
     assert encoder._pad["input_ids"] == reference.pad_token_id
+
+
+def test_given_token_ids_stand_for_tokenising(model_dir: str, onnx_cache: Path) -> None:
+    """Ids handed in with texts (the chunker's, from ``word_tokens``: untruncated, without
+    special tokens) give the model exactly the inputs, and so the vectors, the tokenizer would;
+    texts without ids are tokenised beside them."""
+    embedder = SentenceTransformerEmbedder(model_dir, onnx_cache, backend="onnx-int8")
+    encoder = embedder.model
+    texts = [
+        *SENTENCES,
+        "Ünïcödé café naïve, emoji 🎉 and CJK 漢字テスト",
+        " ".join(["word"] * 600),  # truncated to the model's window
+        "x" * 3000,
+    ]
+    words = [embedder.word_tokens(text) for text in texts]
+    given = [None if i % 3 == 0 else w.ids for i, w in enumerate(words) if w is not None]
+    assert len(given) == len(texts)
+    assert encoder._template == ([101], [102])
+    assert encoder._tokenised(texts, given) == encoder._tokenised(texts, None)
+    assert embedder.embed(texts, given) == embedder.embed(texts)
+
+
+def test_a_template_with_token_types_takes_no_ids() -> None:
+    from tokenizers import Tokenizer, models, processors
+
+    tokenizer = Tokenizer(models.WordLevel({"[CLS]": 0, "[SEP]": 1, "a": 2}, unk_token="[CLS]"))
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 0), ("[SEP]", 1)]
+    )
+    assert special_template(tokenizer) == ([0], [1])
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A:1 [SEP]", special_tokens=[("[CLS]", 0), ("[SEP]", 1)]
+    )
+    assert special_template(tokenizer) is None
 
 
 def test_export_is_reused(model_dir: str, onnx_cache: Path) -> None:
