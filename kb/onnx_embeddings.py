@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -41,12 +42,81 @@ def new_session(model_file: Path, options: Any = None, threads: int = 0) -> Any:
     )
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the platform has one)."""
+def available_cpus(
+    cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroups: Path = Path("/proc/self/cgroup")
+) -> int:
+    """CPUs this process may use: its affinity mask where the platform has one, and no more
+    than its cgroup's CPU quota (a container limited to 2 CPUs on a 64-core host: 2)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = max(1, os.cpu_count() or 1)
+    quota = cpu_quota(cgroup_root, own_cgroups)
+    return cpus if quota is None else max(1, min(cpus, math.ceil(quota)))
+
+
+def cpu_quota(cgroup_root: Path, own_cgroups: Path) -> float | None:
+    """CPUs' worth of time per period the process's cgroups allow (cgroup v2 ``cpu.max``,
+    v1 ``cpu.cfs_quota_us``), the smallest along its cgroup's path; None when unlimited or
+    not readable."""
+    try:
+        lines = own_cgroups.read_text().splitlines()
+    except OSError:
+        return None
+    quotas: list[float] = []
+    for line in lines:
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        _, controllers, path = fields
+        if controllers == "":  # v2, one unified hierarchy
+            mounts = [cgroup_root, cgroup_root / "unified"]
+            read = _v2_quota
+        elif "cpu" in controllers.split(","):
+            mounts = [cgroup_root / controllers, cgroup_root / "cpu"]
+            read = _v1_quota
+        else:
+            continue
+        for mount in mounts:
+            for directory in _cgroup_dirs(mount, path):
+                quota = read(directory)
+                if quota is not None:
+                    quotas.append(quota)
+    return min(quotas) if quotas else None
+
+
+def _cgroup_dirs(mount: Path, path: str) -> list[Path]:
+    """The cgroup's directory under ``mount`` and its ancestors up to the mount (only the
+    mount itself where the path is not visible there, as inside a container)."""
+    if not mount.is_dir():
+        return []
+    parts = [part for part in path.strip().split("/") if part and part != ".."]
+    found = [mount]
+    for depth in range(1, len(parts) + 1):
+        directory = mount.joinpath(*parts[:depth])
+        if not directory.is_dir():
+            break
+        found.append(directory)
+    return found
+
+
+def _v2_quota(directory: Path) -> float | None:
+    try:
+        quota, period = (directory / "cpu.max").read_text().split()[:2]
+        if quota == "max" or int(period) <= 0:
+            return None
+        return int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _v1_quota(directory: Path) -> float | None:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 class OnnxSentenceEncoder:

@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from api.container import build_container
 from kb.embeddings import SentenceTransformerEmbedder, extract_bundled_minilm, sha256_file
-from kb.onnx_embeddings import OnnxSentenceEncoder, new_session, special_template
+from kb.onnx_embeddings import (
+    OnnxSentenceEncoder,
+    available_cpus,
+    cpu_quota,
+    new_session,
+    special_template,
+)
 from kb.onnx_export import FP32_NODES, META_FILE, MODEL_FILE, cpu_isa, export_dir_for
 from kb.settings import Settings
 from tests.conftest import MODEL_CACHE, make_settings, run_python
@@ -270,6 +276,42 @@ def test_a_call_does_not_wait_for_lanes_busy_with_another_call(
         encoder._session = real
     assert len(answered[0]) == 3
     assert np.allclose(answered[0], embedder.embed(SENTENCES[:3]), atol=1e-6)
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_container_cpu_quota_bounds_the_threads(tmp_path: Path) -> None:
+    """One lane per CPU the process may use: a container's CPU quota (cgroup v2 or v1, the
+    smallest along its cgroup's path) counts, not only the host's CPUs in its affinity."""
+    root, own = tmp_path / "cgroup", tmp_path / "self-cgroup"
+    write(own, "0::/kubepods/pod1/app\n")
+    write(root / "cpu.max", "max 100000\n")
+    write(root / "kubepods/pod1/cpu.max", "150000 100000\n")  # the pod: 1.5 CPUs
+    write(root / "kubepods/pod1/app/cpu.max", "max 100000\n")
+    assert cpu_quota(root, own) == 1.5
+    assert available_cpus(root, own) == min(2, available_cpus(tmp_path / "none", own))
+    write(root / "kubepods/pod1/cpu.max", "50000 100000\n")  # half a CPU: still one lane
+    assert available_cpus(root, own) == 1
+
+    # Inside a container the cgroup's path is not visible: the mount's own files count.
+    write(own, "0::/kubepods/pod1/hidden\n")
+    assert cpu_quota(root, own) == 0.5
+    write(own, "3:cpu,cpuacct:/docker/abc\n2:memory:/docker/abc\n")  # cgroup v1
+    v1 = root / "cpu,cpuacct"
+    write(v1 / "cpu.cfs_quota_us", "-1\n")
+    write(v1 / "cpu.cfs_period_us", "100000\n")
+    assert cpu_quota(root, own) is None  # unlimited
+    write(v1 / "docker/abc/cpu.cfs_quota_us", "300000\n")
+    write(v1 / "docker/abc/cpu.cfs_period_us", "100000\n")
+    assert cpu_quota(root, own) == 3.0
+    for broken in ["", "nonsense", "0::/\n"]:
+        write(own, broken)
+        write(root / "cpu.max", "garbage 0\n")
+        assert cpu_quota(root, own) is None
+    assert cpu_quota(root, tmp_path / "missing") is None
 
 
 def test_a_cached_export_loads_without_torch(model_dir: str, onnx_cache: Path) -> None:
