@@ -6,6 +6,7 @@ The official ``ollama`` client is pointed at it (``host=server.host``).
 from __future__ import annotations
 
 import json
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -25,11 +26,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
         fake = self.server.fake
         fake.requests.append(body)
+        fake.times.append(time.monotonic())
         if self.path != "/api/chat":
             self._send(404, [{"error": f"unknown path {self.path}"}])
         elif fake.failures:
             status = fake.failures.pop(0)
-            self._send(status, [{"error": f"server busy ({status})"}])
+            hint = {"Retry-After": fake.retry_after} if fake.retry_after else {}
+            self._send(status, [{"error": f"server busy ({status})"}], headers=hint)
         elif body.get("stream", True):
             words = fake.reply.split(" ")
             lines = [_chunk(body, w + " ", done=False) for w in words]
@@ -38,10 +41,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, [_final(body, fake.reply, fake.reply)])
 
     def _send(
-        self, status: int, lines: list[dict[str, Any]], kind: str = "application/json"
+        self,
+        status: int,
+        lines: list[dict[str, Any]],
+        kind: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> None:
         data = "".join(json.dumps(line) + "\n" for line in lines).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -69,14 +78,17 @@ def _final(body: dict[str, Any], content: str, reply: str) -> dict[str, Any]:
 
 
 class FakeOllamaServer(LoopbackServer):
-    """An Ollama server on a free port; set ``reply``, or queue HTTP error ``failures``."""
+    """An Ollama server on a free port; set ``reply``, or queue HTTP error ``failures`` (sent
+    with ``Retry-After: retry_after`` when set)."""
 
     handler = _Handler
 
     def __init__(self, reply: str = "This is a fake reply.") -> None:
         self.reply = reply
         self.failures: list[int] = []
+        self.retry_after: str | None = None
         self.requests: list[dict[str, Any]] = []
+        self.times: list[float] = []  # when each request came
         super().__init__()
 
     @property

@@ -1,19 +1,23 @@
 """Answering with a model served by Ollama, through the official ``ollama`` client.
 
-The ``ollama`` client does not retry, so ``generate`` retries 429 and 5xx answers here with
-exponential backoff; a stream is not retried once it has started. Failures become
-``ProviderError``.
+The ``ollama`` client does not retry, so ``generate`` retries 429 and 5xx answers here,
+waiting as long as the server's ``Retry-After`` asks (``engine.llms.retry``; a proxy or
+Ollama's cloud in front of the model may say), else with exponential backoff; a stream is not
+retried once it has started. Failures become ``ProviderError``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Generator
 from typing import Any
 
+import httpx
 import ollama
 
 from engine.llms.base import Generation, Prompt
+from engine.llms.retry import hinted_delay_s, next_delay_s
 from kb.errors import ProviderError
 from kb.models import Usage
 
@@ -42,7 +46,19 @@ class OllamaModel:
         self._backoff_s = backoff_s
         # A key is for an Ollama behind an authenticating proxy or Ollama's cloud.
         auth = {"authorization": f"Bearer {api_key}"} if api_key else None
-        self._client = ollama.Client(host=host, timeout=timeout_s, headers=auth)
+        # The client's errors carry no headers: each thread notes its last answer's hint.
+        self._hint = threading.local()
+        self._client = ollama.Client(
+            host=host,
+            timeout=timeout_s,
+            headers=auth,
+            event_hooks={"response": [self._note_hint]},
+        )
+
+    def _note_hint(self, response: httpx.Response) -> None:
+        """Keeps how long a failed answer asked to wait (``Retry-After``), for ``generate``."""
+        failed = response.status_code >= 400
+        self._hint.delay_s = hinted_delay_s(response.headers) if failed else None
 
     def generate(self, prompt: Prompt, max_tokens: int) -> Generation:
         """The model's reply to the prompt's messages."""
@@ -51,9 +67,13 @@ class OllamaModel:
                 response = self._client.chat(**self._request(prompt, max_tokens))
                 break
             except ollama.ResponseError as exc:
-                if exc.status_code not in _RETRYABLE or attempt == self._max_retries:
+                delay = None
+                if exc.status_code in _RETRYABLE and attempt < self._max_retries:
+                    hint = getattr(self._hint, "delay_s", None)
+                    delay = next_delay_s(attempt, self._backoff_s, hint)
+                if delay is None:  # not retryable, out of retries, or asked to wait too long
                     raise ProviderError(self._describe(exc), model=self.name) from None
-                time.sleep(self._backoff_s * 2**attempt)
+                time.sleep(delay)
             except Exception as exc:
                 raise ProviderError(self._describe(exc), model=self.name) from None
         return Generation((response.message.content or "").strip(), self.name, _usage(response))

@@ -60,6 +60,20 @@ def test_busy_server_is_retried_then_answers(server: FakeOllamaServer) -> None:
     assert len(server.requests) == 3
 
 
+def test_retries_wait_as_long_as_retry_after_asks(server: FakeOllamaServer) -> None:
+    """A proxy or Ollama's cloud in front of the model may say when to come back."""
+    server.failures, server.retry_after = [429], "1"
+    assert _model(server).generate(PROMPT, 64).text.startswith("Staff park")
+    first, second = server.times
+    assert second - first >= 0.95
+    # Asked to wait longer than a question can: failed at once, not retried.
+    server.failures, server.retry_after = [503], "3600"
+    server.requests.clear()
+    with pytest.raises(ProviderError, match="HTTP 503"):
+        _model(server).generate(PROMPT, 64)
+    assert len(server.requests) == 1
+
+
 def test_errors_become_provider_errors(server: FakeOllamaServer) -> None:
     server.failures = [404]
     with pytest.raises(ProviderError, match="HTTP 404"):
