@@ -2,6 +2,8 @@
 
 - A worker parses and chunks sources ahead (``prepare_ahead``): up to ``LOOKAHEAD`` sources and
   ``LOOKAHEAD_BYTES`` of their bytes, enough to prepare the next batch while one is embedded.
+  A source is taken from the caller's iterable for each one handled, so the lookahead stays
+  full while batches are embedded.
 - The caller embeds pending chunks in shared batches of ``batch_chunks`` (the runtime releases
   the GIL); when it would otherwise wait for the worker with ``EARLY_FLUSH_CHUNKS`` chunks
   pending (the first batch), it embeds those first.
@@ -154,11 +156,14 @@ class BatchRun:
                     waiting.append((index, raw, ahead))
                     index += 1
                     in_flight += len(raw.data)
-                    while waiting and (
-                        len(waiting) > LOOKAHEAD
-                        or in_flight > LOOKAHEAD_BYTES
-                        or waiting[0][2].done()
-                    ):
+                    # At most one source handled per source taken, unless the lookahead is
+                    # full: handling all that are ready would embed batch after batch while
+                    # the worker, handed nothing new, sat idle, and leave it the last sources
+                    # to parse at the end while the model waited.
+                    while waiting and (len(waiting) > LOOKAHEAD or in_flight > LOOKAHEAD_BYTES):
+                        in_flight -= len(waiting[0][1].data)
+                        self._next(*waiting.popleft())
+                    if waiting and waiting[0][2].done():
                         in_flight -= len(waiting[0][1].data)
                         self._next(*waiting.popleft())
                 self._finish(waiting)

@@ -12,6 +12,7 @@ import pytest
 
 from api.container import Container
 from engine.retrieve import SearchRequest
+from ingest import batching
 from ingest.batching import STORE_NOW, Marker
 from ingest.pipeline import embedding_text
 from ingest.sources import RawSource
@@ -350,6 +351,55 @@ def test_ingest_many_stores_a_batch_while_embedding_the_next_and_reports_in_orde
         "no batch was written while another was embedded"
     )
     assert "floor 3" in _search(container, kb.id, "Which floor is room 103 on?")[0]
+
+
+def test_the_parse_worker_keeps_its_lookahead_while_batches_are_embedded(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sources are taken and handed to the parse worker one for each handled, so the worker
+    keeps a lookahead of sources to parse while batches are embedded; handling every ready
+    source first (batch after batch) left it idle, and the last sources to parse at the end
+    while the model waited."""
+    monkeypatch.setattr(batching, "LOOKAHEAD", 8)
+    kb = container.catalog.create_kb("lookahead")
+    count = 40
+    taken: list[int] = []
+    embedded: list[int] = []
+    ahead_at_embed: list[tuple[int, int]] = []  # (sources taken, taken but not yet embedded)
+    service = container.ingestion
+    real_prepare, real_vectors = service.prepare_ahead, service.vectors
+
+    def sources() -> Iterator[RawSource]:
+        for i in range(count):
+            taken.append(i)
+            yield RawSource(f"Room {100 + i} is on floor {i}.".encode(), source=f"r{i}.txt")
+
+    def prepare_ahead(kb_id: str, raw: RawSource) -> object:
+        if raw.source == "r0.txt":  # a slow first source: the lookahead fills meanwhile
+            deadline = time.monotonic() + 10
+            while len(taken) <= batching.LOOKAHEAD and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return real_prepare(kb_id, raw)
+
+    def vectors(kb_id: str, prepared: list[object]) -> object:
+        embedded.append(len(prepared))
+        ahead_at_embed.append((len(taken), len(taken) - sum(embedded)))
+        return real_vectors(kb_id, prepared)  # type: ignore[arg-type]
+
+    service.prepare_ahead = prepare_ahead  # type: ignore[method-assign,assignment]
+    service.vectors = vectors  # type: ignore[method-assign,assignment]
+    try:
+        results = service.ingest_many(kb.id, sources(), batch_chunks=3)
+    finally:
+        del service.prepare_ahead, service.vectors  # type: ignore[method-assign]
+
+    assert [r.outcome for r in results] == ["created"] * count  # type: ignore[union-attr]
+    assert sum(embedded) == count
+    # Until the sources ran out, each batch was embedded with the lookahead's worth of sources
+    # beyond it taken and handed on.
+    before_the_end = [ahead for taken_then, ahead in ahead_at_embed if taken_then < count]
+    assert len(before_the_end) >= 5
+    assert min(before_the_end) >= batching.LOOKAHEAD - 3, ahead_at_embed
 
 
 def test_store_now_stores_and_reports_what_came_so_far_before_taking_more(
