@@ -285,24 +285,21 @@ class IngestionService:
         """Per chunk, the token ids of its ``embedding_text`` where the chunker knew its text's:
         the context lines' ids (each tokenised once per document) and then the text's, as the
         lines are joined by a newline, where such a tokenizer cuts words."""
-        context_ids: dict[str, list[int] | None] = {}
+        known: dict[str, list[int] | None] = {}
+
+        def line_ids(line: str) -> list[int] | None:
+            if line not in known:
+                tokens = self._chunker.word_tokens(line)
+                known[line] = tokens.ids if tokens is not None else None
+            return known[line]
+
         found: list[list[int] | None] = []
         for chunk, span in zip(chunks, spans, strict=True):
-            ids: list[int] | None = None
-            if span.token_ids is not None:
-                ids = []
-                for line in embedding_context(chunk):
-                    if line not in context_ids:
-                        tokens = self._chunker.word_tokens(line)
-                        context_ids[line] = tokens.ids if tokens is not None else None
-                    line_ids = context_ids[line]
-                    if line_ids is None:
-                        ids = None
-                        break
-                    ids += line_ids
-                if ids is not None:
-                    ids += span.token_ids
-            found.append(ids)
+            if span.token_ids is None:
+                found.append(None)
+                continue
+            parts = [*(line_ids(line) for line in embedding_context(chunk)), span.token_ids]
+            found.append(None if None in parts else [i for part in parts if part for i in part])
         return found
 
     def delete_document(self, kb_id: str, doc_id: str) -> Document:
