@@ -12,15 +12,17 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.params import Depends as DependsParam
 
-from api.audit import AuditTrail
 from api.auth import require, require_kb_access, unrestricted
 from api.container import Container
-from api.cors import Cors
-from api.errors import BodySizeLimit, install_error_handlers
-from api.json_limits import JsonBodyLimits
-from api.metrics import Metrics, MetricsMiddleware
-from api.ratelimit import RateLimiter, RateLimitHeaders
-from api.request_context import RequestContext
+from api.errors import install_error_handlers
+from api.middleware.audit import AuditTrail
+from api.middleware.body_limits import BodySizeLimit
+from api.middleware.cors import Cors
+from api.middleware.json_limits import JsonBodyLimits
+from api.middleware.metrics import Metrics, MetricsMiddleware
+from api.middleware.ratelimit import RateLimiter, RateLimitHeaders
+from api.middleware.request_context import RequestContext
+from api.middleware.security_headers import SecureFastAPI
 from api.routes import (
     answers,
     audit,
@@ -37,7 +39,6 @@ from api.routes import (
     providers,
     webhooks,
 )
-from api.security_headers import SecureFastAPI
 
 # The scope each router requires: reads need kb:read and writes kb:write on the knowledge-base
 # routers; answers guards each route itself (search reads, query chats); health stays open.

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from api.deps import get_container
-from api.ratelimit import STATE_KEY, RateLimiter
+from api.middleware.ratelimit import STATE_KEY, RateLimiter
+from kb.access.models import ApiKey, Scope
 from kb.errors import Forbidden, NotFound, Unauthorized
-from kb.key_records import ApiKey, Scope
 
 _NO_KEY = "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
 _BAD_KEY = "The API key or access token is unknown, revoked or expired."

@@ -5,36 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from api.webhook_delivery import WebhookDispatcher
-from api.webhooks import WebhookService
+from api.webhooks.delivery import WebhookDispatcher
+from api.webhooks.service import WebhookService
 from engine.answer import QueryService
 from engine.conversation import ConversationService
 from engine.llms.registry import ModelRegistry
-from engine.rerank import CrossEncoderReranker
-from engine.retrieve import RetrievalConfig, Retriever
+from engine.retrieval.rerank import CrossEncoderReranker
+from engine.retrieval.retriever import RetrievalConfig, Retriever
 from engine.rewrite import QuestionRewriter
 from ingest.chunking import SentenceChunker
 from ingest.crawl import CrawlDeps, CrawlService
 from ingest.parsers.base import ParseLimits
 from ingest.parsers.registry import parse_bytes
-from ingest.pipeline import IngestionService
-from kb.audit import AuditLog
+from ingest.pipeline.service import IngestionService
+from kb.access.credentials import CredentialRepository
+from kb.access.keys import KeyRepository
+from kb.access.oauth import OAuthClientRepository, OAuthService, signing_keys
+from kb.access.secrets import SecretBox
 from kb.catalog import Catalog
-from kb.conversations import ConversationRepository
-from kb.crawls import CrawlRepository
-from kb.credentials import CredentialRepository
-from kb.embeddings import SentenceTransformerEmbedder
-from kb.events import EventBus
-from kb.keys import KeyRepository
-from kb.leads import LeadRepository
-from kb.lexical import LexicalIndex, SqliteLexicalIndex
-from kb.oauth import OAuthClientRepository, OAuthService, signing_keys
-from kb.priority import Background
-from kb.registry import Registry
-from kb.secrets import SecretBox
+from kb.db.audit import AuditLog
+from kb.db.conversations import ConversationRepository
+from kb.db.crawls import CrawlRepository
+from kb.db.leads import LeadRepository
+from kb.db.registry import Registry
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
+from kb.index.lexical import LexicalIndex, SqliteLexicalIndex
+from kb.index.vectors import ChromaStore, VectorStore
+from kb.runtime.events import EventBus
+from kb.runtime.priority import Background
 from kb.settings import Settings
-from kb.store import ChromaStore, VectorStore
-from kb.webhooks import WebhookRepository
+from kb.webhooks.repository import WebhookRepository
 
 
 @dataclass

@@ -8,8 +8,8 @@ from fastapi import Depends, Query, Request
 
 from api.container import Container
 from engine.answer import QueryService
-from engine.retrieve import Retriever
-from ingest.pipeline import IngestionService
+from engine.retrieval.retriever import Retriever
+from ingest.pipeline.service import IngestionService
 from kb.catalog import Catalog
 from kb.settings import Settings
 

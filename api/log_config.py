@@ -14,8 +14,8 @@ import traceback
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from api.request_context import current_request_id
-from kb.service_settings import LogSettings
+from api.request_id import current_request_id
+from kb.settings.service import LogSettings
 
 # (pattern, replacement): the public part of our keys is kept, so a masked line stays useful.
 _SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from typing import Any
 
@@ -20,8 +22,9 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.chat_schemas import usage_out
-from api.schemas import CitationOut
+from api.schemas.chat import usage_out
+from api.schemas.common import CitationOut
+from api.schemas.openai import citation_dicts, usage_dict
 from engine.streaming import Delta, StreamEvent
 from kb.errors import KBError
 
@@ -111,3 +114,48 @@ async def _body(
         # abandoned on cancel), so closing the generator is safe.
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(events.close)
+
+
+class ChunkRenderer:
+    """Turns answer events into ``chat.completion.chunk`` SSE messages."""
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._base = {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+        self._include_usage = include_usage
+        self._started = False
+
+    def __call__(self, event: StreamEvent) -> Iterable[str]:
+        """The SSE messages for one event; the last event ends with ``[DONE]``."""
+        if isinstance(event, Delta):
+            delta = {"content": event.text}
+            if not self._started:
+                delta["role"] = "assistant"
+                self._started = True
+            yield self._chunk(delta)
+            return
+        answer = event.answer
+        yield self._chunk(
+            {},
+            "stop",
+            citations=citation_dicts(answer),
+            grounded=answer.grounded,
+            answer_model=answer.model,
+        )
+        usage = usage_dict(answer.usage)
+        if self._include_usage and usage is not None:
+            yield sse(None, {**self._base, "choices": [], "usage": usage})
+        yield sse(None, "[DONE]")
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return sse(None, {**self._base, "choices": [choice], **extra})
+
+
+def stream_error(exc: KBError) -> str:
+    """A mid-stream error as OpenAI streams send it (the client raises on it)."""
+    return sse(None, {"error": {**exc.to_dict(), "message": exc.detail}})

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from engine.evaluation import BeirCollection, load_beir, ndcg_at  # noqa: E402
-from kb.embeddings import (  # noqa: E402
+from kb.embeddings.sentence_transformer import (  # noqa: E402
     Backend,
     SentenceTransformerEmbedder,
     extract_bundled_minilm,

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from api.container import build_container  # noqa: E402
-from engine.retrieve import SearchRequest  # noqa: E402
+from engine.retrieval.retriever import SearchRequest  # noqa: E402
 from ingest.sources import RawSource  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 

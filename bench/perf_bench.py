@@ -53,11 +53,11 @@ from perf_http import (  # noqa: E402
 )
 
 from api.container import Container, build_container  # noqa: E402
-from ingest.pipeline import embedding_text  # noqa: E402
+from ingest.pipeline.service import embedding_text  # noqa: E402
 from ingest.sources import RawSource  # noqa: E402
-from kb.embeddings import extract_bundled_minilm  # noqa: E402
+from kb.embeddings.sentence_transformer import extract_bundled_minilm  # noqa: E402
+from kb.index.vectors import ChromaStore  # noqa: E402
 from kb.settings import Settings  # noqa: E402
-from kb.store import ChromaStore  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "beir" / "msmarco"
 MODEL_CACHE = REPO / "data" / "models"

@@ -37,7 +37,16 @@ def start_server(
         "KB_EMBEDDING__CACHE_DIR": str(model_cache),
         "KB_SECURITY__RATE_LIMIT": "",  # a benchmark is not abuse
     }
-    command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli.main",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with log.open("wb") as out:
         server = subprocess.Popen(command, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

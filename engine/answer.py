@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator
 from engine.llms.base import AnswerModel, Generation, Prompt
 from engine.llms.registry import ModelRegistry
 from engine.prompts import NOT_FOUND_ANSWER, Asker, build_prompt
-from engine.retrieve import Retriever, SearchFilters, SearchRequest
+from engine.retrieval.retriever import Retriever, SearchFilters, SearchRequest
 from engine.streaming import Delta, Finished, MarkerFilter, ModelRun, StreamEvent, model_pieces
 from kb.models import Answer, Citation, Passage
 

@@ -11,7 +11,7 @@ from engine.answer import QueryService
 from engine.prompts import Asker
 from engine.rewrite import QuestionRewriter, Turn
 from engine.streaming import Finished, StreamEvent
-from kb.conversations import (
+from kb.db.conversations import (
     Conversation,
     ConversationEvent,
     ConversationRepository,
@@ -19,10 +19,10 @@ from kb.conversations import (
     Message,
     UserProfile,
 )
+from kb.db.registry import Registry
 from kb.errors import ConversationNotFound, InvalidInput, KnowledgeBaseNotFound
-from kb.events import EventBus, EventName
 from kb.models import Answer
-from kb.registry import Registry
+from kb.runtime.events import EventBus, EventName
 
 
 @dataclass(frozen=True)

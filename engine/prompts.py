@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.llms.base import ChatMessage, Prompt
+from engine.llms.base import NOT_FOUND_ANSWER, ChatMessage, Prompt
 from kb.models import Passage
-
-NOT_FOUND_ANSWER = "The knowledge base does not contain an answer to this question."
 
 SYSTEM_PROMPT = f"""You answer questions using only the numbered passages given by the user.
 Rules:

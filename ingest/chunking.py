@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.parsers.base import ParsedDocument
-from kb.embeddings import WordTokens
+from kb.embeddings.base import WordTokens
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
+from kb.db.base import UNSET, Unset
+from kb.db.registry import Registry
 from kb.errors import InvalidInput, KnowledgeBaseNotFound
-from kb.lexical import LexicalIndex
+from kb.index.lexical import LexicalIndex
+from kb.index.vectors import VectorStore
 from kb.models import Chunk, Document, KnowledgeBase
-from kb.registry import Registry
-from kb.store import VectorStore
-from kb.tables import UNSET, Unset
 
 
 class Catalog:

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import Container, build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from kb.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

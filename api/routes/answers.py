@@ -7,9 +7,9 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import own_model_choice, require
 from api.deps import QueriesDep, RetrieverDep
-from api.schemas import AnswerOut, PassageOut, QueryIn, SearchIn, SearchOut
+from api.schemas.common import AnswerOut, PassageOut, QueryIn, SearchIn, SearchOut
 from api.sse import SSE_RESPONSE, event_stream
-from engine.retrieve import SearchRequest
+from engine.retrieval.retriever import SearchRequest
 
 router = APIRouter(prefix="/v1/kbs/{kb_id}", tags=["answers"])
 

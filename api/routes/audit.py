@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import LimitDep, OffsetDep, get_container
-from api.schemas import Page
-from kb.audit import AuditEntry
+from api.schemas.common import Page
+from kb.db.audit import AuditEntry
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import conversation_kb, kb_in_body, own_model_choice
-from api.chat_schemas import (
+from api.deps import OffsetDep, get_container
+from api.schemas.chat import (
     ConversationOut,
     EventIn,
     EventOut,
@@ -20,8 +21,7 @@ from api.chat_schemas import (
     VariablesIn,
     VariablesOut,
 )
-from api.deps import OffsetDep, get_container
-from api.schemas import Page
+from api.schemas.common import Page
 from api.sse import SSE_RESPONSE, event_stream
 from engine.conversation import ConversationService
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from api.crawl_schemas import CrawlCreate, CrawlOut, CrawlPage
 from api.deps import LimitDep, OffsetDep, get_container
+from api.schemas.crawls import CrawlCreate, CrawlOut, CrawlPage
 from ingest.crawl import CrawlService
 
 router = APIRouter(prefix="/v1/kbs/{kb_id}/crawls", tags=["crawls"])

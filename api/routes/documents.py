@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import CatalogDep, IngestionDep, LimitDep, OffsetDep, SettingsDep
-from api.schemas import ChunkOut, DocumentOut, IngestOut, Page, TextDocumentIn
+from api.schemas.common import ChunkOut, DocumentOut, IngestOut, Page, TextDocumentIn
 from ingest.sources import RawSource, safe_filename
 from kb.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
@@ -66,7 +66,7 @@ async def upload_document(
             "Send a multipart/form-data upload with a 'file' field, or application/json "
             "with {title, text}."
         )
-    # On ingestion's low-priority threads (kb.priority); shielded, so an upload that arrived
+    # On ingestion's low-priority threads (kb.runtime.priority); shielded, so an upload that arrived
     # completes even if the client stops waiting for the answer.
     result = await asyncio.shield(asyncio.wrap_future(ingestion.submit(kb_id, raw)))
     body = IngestOut(outcome=result.outcome, document=DocumentOut.of(result.document))

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Response, status
 
 from api.auth import ReachableKbsDep, unrestricted
 from api.deps import CatalogDep, LimitDep, OffsetDep
-from api.schemas import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
-from kb.tables import UNSET
+from api.schemas.common import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
+from kb.db.base import UNSET
 
 router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request, status
 
 from api.deps import CatalogDep, get_container
-from api.key_schemas import IssuedKeyOut, KeyCreate, KeyOut, KeyRotate
-from kb.keys import KeyRepository
+from api.schemas.keys import IssuedKeyOut, KeyCreate, KeyOut, KeyRotate
+from kb.access.keys import KeyRepository
 
 router = APIRouter(prefix="/v1/keys", tags=["api keys"])
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, status
 
 from api.auth import conversation_kb, require, require_kb_access
 from api.deps import ContainerDep, LimitDep, OffsetDep
-from api.schemas import Page
-from api.webhook_schemas import LeadCreate, LeadOut
+from api.schemas.common import Page
+from api.schemas.webhooks import LeadCreate, LeadOut
 
 # Guarded per route: recording a lead is a chat use, listing them reads the knowledge base.
 router = APIRouter(prefix="/v1", tags=["leads"])

@@ -8,7 +8,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.auth import require
 from api.deps import get_container
-from api.metrics import Metrics
+from api.middleware.metrics import Metrics
 
 router = APIRouter(tags=["operations"])
 _require_metrics = require("metrics")

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from api.auth import limit_address
 from api.deps import CatalogDep, get_container
-from api.key_schemas import IssuedClientOut, OAuthClientCreate, OAuthClientOut, TokenOut
+from api.schemas.keys import IssuedClientOut, OAuthClientCreate, OAuthClientOut, TokenOut
+from kb.access.oauth import OAuthClient, OAuthService
 from kb.errors import OAuthError, OAuthInvalidClient, OAuthUnsupportedGrantType
-from kb.oauth import OAuthClient, OAuthService
 
 router = APIRouter(prefix="/v1/oauth/clients", tags=["oauth"])
 # Open: the client authenticates itself with its id and secret.

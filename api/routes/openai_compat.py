@@ -9,8 +9,8 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import ReachableKbsDep, kb_in_body, own_model_choice
 from api.deps import CatalogDep, get_container
-from api.openai_schemas import ChatCompletionIn, ChunkRenderer, completion, model_list, stream_error
-from api.sse import SSE_RESPONSE, event_stream
+from api.schemas.openai import ChatCompletionIn, completion, model_list
+from api.sse import SSE_RESPONSE, ChunkRenderer, event_stream, stream_error
 from engine.conversation import ConversationService
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])

@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from api.deps import ContainerDep, get_container
-from api.provider_schemas import ProviderCredentialIn, ProviderOut
-from kb.credentials import PROVIDERS, CredentialRepository
+from api.schemas.providers import ProviderCredentialIn, ProviderOut
+from kb.access.credentials import PROVIDERS, CredentialRepository
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"])
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from api.deps import LimitDep, OffsetDep, get_container
-from api.schemas import Page
-from api.webhook_schemas import (
+from api.schemas.common import Page
+from api.schemas.webhooks import (
     DeliveryOut,
     WebhookCreate,
     WebhookCreated,
@@ -17,8 +17,8 @@ from api.webhook_schemas import (
     WebhookRotate,
     WebhookUpdate,
 )
-from api.webhooks import WebhookService
-from kb.webhook_records import DeliveryStatus
+from api.webhooks.service import WebhookService
+from kb.webhooks.models import DeliveryStatus
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 from kb.models import Passage, Usage
 
 Role = Literal["system", "user", "assistant"]
+# The one refusal sentence: prompts ask for it verbatim, the extractive model gives it.
+NOT_FOUND_ANSWER = "The knowledge base does not contain an answer to this question."
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.llms.base import Generation, Prompt
-from engine.prompts import NOT_FOUND_ANSWER
-from kb.embeddings import Embedder
+from engine.llms.base import NOT_FOUND_ANSWER, Generation, Prompt
+from kb.embeddings.base import Embedder
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n")

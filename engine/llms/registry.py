@@ -1,7 +1,7 @@
 """Model names -> factories; models are built on first use and kept.
 
-A provider credential stored by an administrator (``kb.credentials``) wins over the environment's;
-a cached client is rebuilt when its stored credential changes or is deleted.
+A provider credential stored by an administrator (``kb.access.credentials``) wins over the
+environment's; a cached client is rebuilt when its stored credential changes or is deleted.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from engine.llms.base import AnswerModel
 from engine.llms.extractive import ExtractiveModel
 from engine.llms.fallback import FallbackModel
-from kb.credentials import PROVIDERS, ProviderSecret
-from kb.embeddings import Embedder
+from kb.access.credentials import PROVIDERS, ProviderSecret
+from kb.embeddings.base import Embedder
 from kb.errors import InvalidInput, ModelUnavailable
 from kb.settings import LLMSettings
 
@@ -135,7 +135,7 @@ class ModelRegistry:
         return LocalModel(self._settings.local_model_path, temperature=self._settings.temperature)
 
     def _openai_compatible(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
-        from engine.llms.openai_compatible import OpenAICompatibleModel
+        from engine.llms.providers.openai_compatible import OpenAICompatibleModel
 
         base_url = _base_url(stored, self._settings.openai_base_url)
         if not base_url:
@@ -153,7 +153,7 @@ class ModelRegistry:
         )
 
     def _openai(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
-        from engine.llms.openai_compatible import OpenAICompatibleModel
+        from engine.llms.providers.openai_compatible import OpenAICompatibleModel
 
         key = _key(
             stored, self._settings.openai_platform_api_key, "openai", "OPENAI_PLATFORM_API_KEY"
@@ -169,7 +169,7 @@ class ModelRegistry:
         )
 
     def _mistral(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
-        from engine.llms.mistral_chat import MistralModel
+        from engine.llms.providers.mistral import MistralModel
 
         return MistralModel(
             model=model or self._settings.mistral_model,
@@ -181,7 +181,7 @@ class ModelRegistry:
         )
 
     def _gemini(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
-        from engine.llms.gemini_genai import GeminiModel
+        from engine.llms.providers.gemini import GeminiModel
 
         return GeminiModel(
             model=model or self._settings.gemini_model,
@@ -193,7 +193,7 @@ class ModelRegistry:
         )
 
     def _anthropic(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
-        from engine.llms.anthropic_messages import AnthropicModel
+        from engine.llms.providers.anthropic import AnthropicModel
 
         return AnthropicModel(
             model=model or self._settings.anthropic_model,
@@ -206,7 +206,7 @@ class ModelRegistry:
         )
 
     def _ollama(self, model: str | None, stored: ProviderSecret | None) -> AnswerModel:
-        from engine.llms.ollama_chat import OllamaModel
+        from engine.llms.providers.ollama import OllamaModel
 
         return OllamaModel(
             model=model or self._settings.ollama_model,

@@ -6,17 +6,16 @@ Redirects are not followed here: the crawler follows them itself so that every h
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import certifi
 import httpx
 
-from ingest.crawl.safety import AddressPolicy, AddressRefused
+from kb.net.addresses import AddressPolicy, AddressRefused
+from kb.net.connections import pinned_url, tls_context
 
 _ACCEPT = (
     "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,text/markdown;q=0.9,"
@@ -56,25 +55,6 @@ class FetchLimits:
     read_timeout_s: float = 20.0
     page_timeout_s: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
-
-
-def pinned_url(url: str, address: str) -> str:
-    """``url`` with its host replaced by the vetted ``address`` (send the real Host header and
-    SNI with it), so the request never goes to a second, unvetted DNS answer."""
-    parts = urlsplit(url)
-    host = f"[{address}]" if ":" in address else address
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
-def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
-    """Certificate checks for outgoing HTTPS: the public CAs, plus ``ca_file`` (PEM) when given
-    (an organisation's internal CA). Host names are checked against the URL's host even though
-    connections are pinned to a vetted address (it is sent as SNI)."""
-    context = ssl.create_default_context(cafile=certifi.where())
-    if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
-    return context
 
 
 class Fetcher:

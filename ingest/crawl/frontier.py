@@ -12,7 +12,7 @@ import time
 from collections import deque
 
 from ingest.crawl.urls import Scope
-from kb.crawls import CrawlCounts
+from kb.db.crawls import CrawlCounts
 
 
 class Frontier:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from ingest.crawl.urls import normalize_url
-from ingest.sniff import decode_text
+from ingest.parsers.sniff import decode_text
 from kb.errors import KBError
 
 MAX_LINKS_PER_PAGE = 5000

@@ -4,29 +4,44 @@ duplicates, remove pages that are gone, and hand the rest to ingestion."""
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ingest.crawl.dedupe import FingerprintIndex, fingerprint
 from ingest.crawl.fetcher import FetchedResponse
+from ingest.crawl.frontier import Frontier
 from ingest.crawl.links import PageLinks, extract_links
+from ingest.crawl.site import SiteClient
 from ingest.crawl.urls import last_segment
-from ingest.sniff import HTML, sniff_media_type
+from ingest.parsers.sniff import HTML, sniff_media_type
 from ingest.sources import RawSource
-from kb.crawls import PageState
+from kb.db.crawls import PageState
 from kb.errors import KBError
-
-if TYPE_CHECKING:
-    from ingest.crawl.runner import CrawlRunner
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _UNLABELLED = frozenset({"", "application/octet-stream"})
 _GONE = frozenset({404, 410})
 
 
+class PageOwner(Protocol):
+    """What a page handler needs from the crawl that owns it (``CrawlRunner``)."""
+
+    frontier: Frontier
+    site: SiteClient
+
+    def state(self, url: str) -> PageState | None:
+        """The stored state of ``url`` from earlier crawls, if any."""
+
+    def ingest(self, raw: RawSource, state: PageState) -> None:
+        """Hand a page to ingestion and count the outcome."""
+
+    def remove_document(self, url: str) -> bool:
+        """Remove the document stored for ``url``; whether there was one."""
+
+
 class PageHandler:
     """Turns final responses into outcomes for one crawl."""
 
-    def __init__(self, runner: CrawlRunner, prints: FingerprintIndex, skip_near: bool) -> None:
+    def __init__(self, runner: PageOwner, prints: FingerprintIndex, skip_near: bool) -> None:
         self._runner = runner
         self._frontier = runner.frontier
         self._prints = prints

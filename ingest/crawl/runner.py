@@ -11,22 +11,22 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ingest.batching import STORE_NOW, Marker
 from ingest.crawl.dedupe import FingerprintIndex
 from ingest.crawl.fetcher import Fetcher, FetchError, FetchLimits
 from ingest.crawl.frontier import Frontier, HostGate
 from ingest.crawl.options import CrawlOptions
 from ingest.crawl.pages import PageHandler
-from ingest.crawl.safety import AddressPolicy
 from ingest.crawl.site import SiteClient
 from ingest.crawl.sitemaps import parse_sitemap
 from ingest.crawl.urls import host_of, normalize_url, origin_of
-from ingest.pipeline import IngestionService, IngestResult
+from ingest.pipeline.batching import STORE_NOW, Marker
+from ingest.pipeline.service import IngestionService, IngestResult
 from ingest.sources import RawSource
-from kb.crawls import CrawlCounts, CrawlRepository, PageState
+from kb.db.crawls import CrawlCounts, CrawlRepository, PageState
+from kb.db.registry import Registry
 from kb.errors import KBError
-from kb.events import EventBus
-from kb.registry import Registry
+from kb.net.addresses import AddressPolicy
+from kb.runtime.events import EventBus
 from kb.settings import CrawlSettings
 
 log = logging.getLogger(__name__)

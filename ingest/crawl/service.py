@@ -10,10 +10,10 @@ from typing import Any
 
 from ingest.crawl.options import CrawlOptions, build_options
 from ingest.crawl.runner import CrawlDeps, CrawlRunner
-from ingest.crawl.safety import AddressPolicy, AddressRefused
-from kb.crawls import ACTIVE, CrawlCounts, CrawlJob, CrawlStatus
+from kb.db.crawls import ACTIVE, CrawlCounts, CrawlJob, CrawlStatus
 from kb.errors import CrawlFinished, CrawlInProgress, UrlRefused
-from kb.priority import lower_thread_priority
+from kb.net.addresses import AddressPolicy, AddressRefused
+from kb.runtime.priority import lower_thread_priority
 
 log = logging.getLogger(__name__)
 # How long DELETE waits for a cancelled crawl to wind down before answering anyway.
@@ -37,7 +37,7 @@ class CrawlService:
         self._deps = deps
         self._jobs = deps.pages
         # Crawls are background work: their threads (and the fetch and ingest threads each
-        # crawl starts, which inherit it) run at ingestion's lower priority (kb.priority).
+        # crawl starts, which inherit it) run at ingestion's lower priority (kb.runtime.priority).
         self._executor = ThreadPoolExecutor(
             deps.settings.max_parallel_crawls,
             "crawl",

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from ingest.crawl.fetcher import FetchedResponse, Fetcher, FetchError
 from ingest.crawl.frontier import Frontier, HostGate
 from ingest.crawl.robots import MAX_ROBOTS_BYTES, RobotsCache
-from ingest.crawl.safety import AddressPolicy, AddressRefused
 from ingest.crawl.sitemaps import MAX_SITEMAP_BYTES
 from ingest.crawl.urls import host_of, normalize_url
+from kb.net.addresses import AddressPolicy, AddressRefused
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Types the ingestion pipeline can parse. Unlabelled and octet-stream bodies are downloaded too:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-SCHEMES = frozenset({"http", "https"})
+from kb.net.addresses import SCHEMES
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Query parameters that only track the visitor: the same page under many URLs otherwise.
 _TRACKING = re.compile(r"^(?:utm_\w+|gclid|fbclid|msclkid|mc_cid|mc_eid|_ga|yclid)$", re.I)

@@ -11,7 +11,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from ingest.parsers.base import ParsedDocument, ParseLimits
-from ingest.sniff import DOCX
+from ingest.parsers.sniff import DOCX
 from kb.errors import CorruptDocument, NoExtractableText, UnprocessableDocument
 
 _MAX_COMPRESSION_RATIO = 200

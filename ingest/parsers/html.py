@@ -9,7 +9,7 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
 
 from ingest.parsers.base import ParsedDocument, ParseLimits
-from ingest.sniff import HTML
+from ingest.parsers.sniff import HTML
 from kb.errors import NoExtractableText
 
 # lxml is faster and closer to browsers on broken markup; html.parser is the stdlib fallback.

@@ -8,7 +8,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
 from ingest.parsers.base import PageSpan, ParsedDocument, ParseLimits
-from ingest.sniff import PDF
+from ingest.parsers.sniff import PDF
 from kb.errors import CorruptDocument, NoExtractableText, UnprocessableDocument
 
 _PAGE_SEPARATOR = "\n\n"

@@ -8,8 +8,8 @@ from ingest.parsers.base import ParsedDocument, ParseLimits, Parser
 from ingest.parsers.docx import DocxParser
 from ingest.parsers.html import HtmlParser
 from ingest.parsers.pdf import PdfParser
+from ingest.parsers.sniff import DOCX, HTML, MARKDOWN, PDF, PLAIN, sniff_media_type
 from ingest.parsers.text import MarkdownParser, PlainTextParser
-from ingest.sniff import DOCX, HTML, MARKDOWN, PDF, PLAIN, sniff_media_type
 
 PARSERS: dict[str, Callable[[], Parser]] = {
     PDF: PdfParser,

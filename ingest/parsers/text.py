@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ingest.parsers.base import ParsedDocument, ParseLimits
-from ingest.sniff import MARKDOWN, PLAIN, decode_text
+from ingest.parsers.sniff import MARKDOWN, PLAIN, decode_text
 from kb.errors import EmptyDocument, NoExtractableText
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)

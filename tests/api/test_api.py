@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import Container
-from tests.pdf_factory import make_pdf
+from tests.support.pdf_factory import make_pdf
 
 HTML = b"""<!doctype html><html><head><title>Returns policy</title>
 <script>var tracking = "secret-tracker";</script><style>body{color:red}</style></head>

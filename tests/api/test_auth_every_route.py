@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import Container
-from kb.key_records import SCOPES
+from kb.access.models import SCOPES
 
 # The documented scope of each route: this table is the API's access policy.
 SCOPE_OF: dict[tuple[str, str], str] = {

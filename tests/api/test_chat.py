@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, make_settings
-from tests.fake_openai import FakeOpenAIServer
-from tests.sse_client import read_events
+from tests.support.fakes.openai import FakeOpenAIServer
+from tests.support.sse_client import read_events
 
 LAMP = (
     "# Aurora lamp\n\nThe Aurora lamp is a bedside lamp with a warm dimmable light. "

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, free_port, make_settings
 
 CHROMA = Path(sys.executable).with_name("chroma")  # the CLI chromadb installs

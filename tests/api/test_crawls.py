@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli_app
+from api.cli.main import app as cli_app
 from api.container import build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import MODEL_CACHE, admin_headers, make_settings
-from tests.crawl_site import FixtureSite, serve
+from tests.support.crawl_site import FixtureSite, serve
 
 PROBLEM_KEYS = {"type", "title", "status", "code", "detail"}
 
@@ -85,7 +85,7 @@ def test_start_answers_202_at_once_and_the_crawl_finishes(
     assert done["finished_at"] and done["options"]["delay_s"] == 0.05
     listed = api.get(f"/v1/kbs/{kb_id}/crawls").json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == job["id"]
-    if sys.platform.startswith("linux"):  # crawls are background work (kb.priority)
+    if sys.platform.startswith("linux"):  # crawls are background work (kb.runtime.priority)
         crawlers = [t for t in threading.enumerate() if t.name.startswith("crawl_")]
         assert crawlers and all(
             os.getpriority(os.PRIO_PROCESS, t.native_id or 0) == 10 for t in crawlers

@@ -14,9 +14,9 @@ from httpx import Response
 
 from api.app import create_app
 from api.container import build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, make_settings
-from tests.pdf_factory import make_pdf
+from tests.support.pdf_factory import make_pdf
 
 MAX_UPLOAD = 64 * 1024
 PNG = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + b"\x00" * 17 + zlib.compress(b"x")

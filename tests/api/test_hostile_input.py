@@ -20,10 +20,10 @@ from httpx import Response
 
 from api.app import create_app
 from api.container import Container, build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, make_settings
-from tests.ingest.test_parsers import make_docx, with_extra_member
-from tests.pdf_factory import make_pdf
+from tests.ingest.parsers.test_parsers import make_docx, with_extra_member
+from tests.support.pdf_factory import make_pdf
 
 MAX_UPLOAD = 256 * 1024
 MAX_JSON = 64 * 1024

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.container import Container
 from api.log_config import configure_logging, redact
-from api.request_context import REQUEST_ID_HEADER
-from kb.service_settings import LogSettings
+from api.request_id import REQUEST_ID_HEADER
+from kb.settings.service import LogSettings
 from tests.conftest import MODEL_CACHE, free_port
 
 Lines = Callable[[], list[dict[str, Any]]]

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli
+from api.cli.main import app as cli
 from api.container import Container, build_container
-from kb.embeddings import SentenceTransformerEmbedder
-from kb.oauth import AUDIENCE, OAuthClientRow, signing_keys
+from kb.access.oauth import AUDIENCE, OAuthClientRow, signing_keys
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import make_settings
 
 TOKEN = "/oauth/token"

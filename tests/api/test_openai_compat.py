@@ -11,7 +11,7 @@ import pytest
 
 from kb.settings import Settings
 from tests.conftest import make_settings
-from tests.fake_openai import FakeOpenAIServer
+from tests.support.fakes.openai import FakeOpenAIServer
 
 LAMP = (
     "# Aurora lamp\n\nThe Aurora lamp is a bedside lamp with a warm dimmable light. "

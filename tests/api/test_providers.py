@@ -14,10 +14,10 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.container import Container, build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, make_settings
-from tests.fake_ollama import FakeOllamaServer
-from tests.fake_openai import FakeOpenAIServer
+from tests.support.fakes.ollama import FakeOllamaServer
+from tests.support.fakes.openai import FakeOpenAIServer
 
 ENV_KEY = "sk-environment-key-1111"
 STORED_KEY = "sk-stored-secret-key-abcd"

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli
+from api.cli.main import app as cli
 from api.container import build_container
-from kb.embeddings import SentenceTransformerEmbedder
-from kb.registry import Registry
+from kb.db.registry import Registry
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from kb.settings import Settings
 from tests.conftest import make_settings
-from tests.sse_client import read_events
+from tests.support.sse_client import read_events
 
 SITE = "https://shop.example.com"
 ADMIN_SITE = "https://admin.example.com"  # configured in KB_API__CORS_ORIGINS

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.container import build_container
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, make_settings
-from tests.fake_openai import FakeOpenAIServer
+from tests.support.fakes.openai import FakeOpenAIServer
 
 DOC = (
     "# Parking\n\nStaff parking is on level minus two of the garage. "

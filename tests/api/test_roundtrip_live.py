@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.pdf_factory import make_pdf
+from tests.support.pdf_factory import make_pdf
 
 PAGES = [
     "Welcome to the ACME employee handbook. This handbook describes company policies.",

@@ -17,8 +17,8 @@ from engine.llms.registry import ModelRegistry
 from kb.errors import ProviderError
 from kb.settings import Settings
 from tests.conftest import make_settings
-from tests.fake_openai import FakeOpenAIServer
-from tests.sse_client import Event, read_events
+from tests.support.fakes.openai import FakeOpenAIServer
+from tests.support.sse_client import Event, read_events
 
 DOC = "# Parking\n\nStaff parking is on level minus two of the garage. Visitors park outside."
 

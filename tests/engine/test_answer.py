@@ -123,7 +123,7 @@ def test_instructions_inside_documents_are_treated_as_data(container: Container)
 
 
 def _request(query: str):  # type: ignore[no-untyped-def]
-    from engine.retrieve import SearchRequest
+    from engine.retrieval.retriever import SearchRequest
 
     return SearchRequest(query, min_score=-1)
 

@@ -9,9 +9,9 @@ import pytest
 
 from engine.llms.registry import ModelRegistry
 from engine.rewrite import QuestionRewriter, Turn, is_follow_up, key_terms, rewrite_with_rules
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import make_settings
-from tests.fake_openai import FakeOpenAIServer
+from tests.support.fakes.openai import FakeOpenAIServer
 
 HISTORY = [
     Turn("user", "What is the Aurora lamp?"),

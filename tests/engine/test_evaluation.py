@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.evaluate import evaluate_beir
+from api.cli.evaluate import evaluate_beir
+from api.cli.main import app
 from engine.evaluation import BeirCollection, evaluate, load_beir, mrr_at, ndcg_at, recall_at
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from kb.errors import InvalidInput
 from tests.conftest import MODEL_CACHE, make_settings
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from ingest.chunking import SentenceChunker, _PartSizes
-from kb.embeddings import SentenceTransformerEmbedder
+from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import run_python
 
 # Words and marks where a WordPiece tokenizer's word cuts are easy to get wrong.

@@ -1,0 +1,217 @@
+"""Request and response bodies of the conversation and OpenAI-compatible APIs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.middleware.json_limits import FreeFormObject
+from api.schemas.common import CitationOut, UsageOut
+from engine.conversation import Action, BotReply, UserMessage
+from kb.db.conversations import Conversation, ConversationEvent, Message, UserProfile
+from kb.models import Usage
+
+_ID = Field(min_length=1, max_length=200)
+
+
+def usage_out(usage: Usage) -> UsageOut:
+    """Token usage as the API shows it."""
+    return UsageOut(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionIn(_Strict):
+    """A button or quick reply pressed; the bot answers its ``payload``."""
+
+    type: Literal["button", "quick_reply"]
+    payload: str = Field(min_length=1, max_length=4000)
+    title: str | None = Field(None, max_length=200, description="The label the user saw.")
+    variables: FreeFormObject = Field(
+        default_factory=dict, description="Merged into the conversation's variables."
+    )
+
+
+class SendIn(_Strict):
+    """Body of POST /v1/messages/send: ``text`` or ``action``, not both."""
+
+    kb_id: str = Field(min_length=1, max_length=200, description="Knowledge base id or name.")
+    user_id: str = _ID
+    conversation_id: str | None = Field(
+        None, max_length=200, description="Omit to start a new conversation."
+    )
+    text: str | None = Field(None, min_length=1, max_length=4000)
+    action: ActionIn | None = None
+    model: str | None = Field(None, max_length=200, description="Answering model (see /query).")
+    top_k: int = Field(5, ge=1, le=20)
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+
+    @model_validator(mode="after")
+    def _text_or_action(self) -> SendIn:
+        if (self.text is None) == (self.action is None):
+            raise ValueError("give exactly one of 'text' and 'action'")
+        return self
+
+    def to_domain(self) -> UserMessage:
+        """The engine's message object."""
+        action = Action(**self.action.model_dump()) if self.action else None
+        return UserMessage(
+            kb_id=self.kb_id,
+            user_id=self.user_id,
+            text=self.text,
+            action=action,
+            conversation_id=self.conversation_id,
+            model=self.model,
+            top_k=self.top_k,
+        )
+
+
+class MessageOut(BaseModel):
+    """One stored message; bot messages carry citations, grounding and the model used."""
+
+    id: str
+    conversation_id: str
+    role: Literal["user", "bot"]
+    text: str
+    created_at: datetime
+    action: dict[str, Any] | None
+    standalone_question: str | None = Field(
+        description="For user messages: the question as retrieval saw it, history resolved."
+    )
+    citations: list[CitationOut]
+    grounded: bool | None
+    model: str | None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        """From the domain model."""
+        return cls(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            role=message.role,
+            text=message.text,
+            created_at=message.created_at,
+            action=message.action,
+            standalone_question=message.standalone_question,
+            # Validated from the stored dicts, so fields added to citations later do not break
+            # old messages.
+            citations=[CitationOut.model_validate(c) for c in message.citations],
+            grounded=message.grounded,
+            model=message.model,
+        )
+
+
+class ConversationOut(BaseModel):
+    """A conversation, its variables, and when the user last read or typed."""
+
+    id: str
+    kb_id: str
+    user_id: str
+    variables: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    read_at: datetime | None
+    typing_at: datetime | None
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationOut:
+        """From the domain model."""
+        return cls.model_validate(conversation, from_attributes=True)
+
+
+class SendOut(BaseModel):
+    """The bot's reply to a message."""
+
+    conversation_id: str
+    user_message: MessageOut
+    message: MessageOut = Field(description="The bot's message.")
+    answer: str
+    citations: list[CitationOut]
+    grounded: bool
+    model: str
+    usage: UsageOut
+
+    @classmethod
+    def of(cls, reply: BotReply) -> SendOut:
+        """From the domain model."""
+        answer = reply.answer
+        return cls(
+            conversation_id=reply.conversation.id,
+            user_message=MessageOut.of(reply.user_message),
+            message=MessageOut.of(reply.bot_message),
+            answer=answer.answer,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            grounded=answer.grounded,
+            model=answer.model,
+            usage=usage_out(answer.usage),
+        )
+
+
+class VariablesIn(_Strict):
+    """Body of PUT /v1/conversations/{id}/variables: replaces them all."""
+
+    variables: FreeFormObject
+
+
+class VariablesOut(BaseModel):
+    """A conversation's variables."""
+
+    conversation_id: str
+    variables: dict[str, Any]
+
+
+class EventIn(_Strict):
+    """Body of POST /v1/conversations/{id}/events."""
+
+    type: Literal["typing", "read"]
+
+
+class EventOut(BaseModel):
+    """A recorded event."""
+
+    id: str
+    conversation_id: str
+    type: Literal["typing", "read"]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: ConversationEvent) -> EventOut:
+        """From the domain model."""
+        return cls.model_validate(event, from_attributes=True)
+
+
+class ProfileIn(_Strict):
+    """Body of PUT /v1/users/{user_id}/profile: replaces the profile."""
+
+    name: str | None = Field(None, max_length=200)
+    language: str | None = Field(None, max_length=35, description="BCP 47 tag, e.g. 'fr-CA'.")
+    plan: str | None = Field(None, max_length=200)
+    attributes: FreeFormObject = Field(default_factory=dict, description="Free-form attributes.")
+
+    def to_domain(self, user_id: str) -> UserProfile:
+        """The engine's profile object."""
+        return UserProfile(user_id, self.name, self.language, self.plan, dict(self.attributes))
+
+
+class ProfileOut(BaseModel):
+    """A user's profile."""
+
+    user_id: str
+    name: str | None
+    language: str | None
+    plan: str | None
+    attributes: dict[str, Any]
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, profile: UserProfile) -> ProfileOut:
+        """From the domain model."""
+        return cls.model_validate(profile, from_attributes=True)

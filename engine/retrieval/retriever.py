@@ -1,0 +1,213 @@
+"""Retrieval: dense (Chroma), lexical (BM25) or both fused, with filters, near-duplicate removal
+and an optional reranker; only live versions of documents are ever served."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from engine.retrieval.fusion import FUSIONS
+from kb.db.registry import Registry, TagValue
+from kb.embeddings.base import Embedder
+from kb.errors import InvalidInput
+from kb.index.lexical import LexicalHit, LexicalIndex
+from kb.index.vectors import DenseHit, VectorStore
+from kb.models import Passage
+
+MODES = ("dense", "lexical", "hybrid")
+_WORD = re.compile(r"\w+")
+# Runs the BM25 half of a search beside the dense half (SQLite releases the GIL).
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions applied to every retriever before fusion."""
+
+    document_ids: tuple[str, ...] = ()
+    source_prefixes: tuple[str, ...] = ()
+    media_types: tuple[str, ...] = ()
+    tags: tuple[tuple[str, TagValue], ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search: the query, how many passages, the relevance floor, the mode and filters."""
+
+    query: str
+    top_k: int = 5
+    min_score: float | None = None
+    mode: str | None = None
+    filters: SearchFilters = field(default_factory=SearchFilters)
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Server-wide retrieval defaults."""
+
+    mode: str = "hybrid"
+    fusion: str = "rrf"
+    dense_weight: float = 0.7
+    min_score: float = 0.3
+    candidates: int = 40
+
+
+class Reranker(Protocol):
+    """Reorders passages by a finer relevance model."""
+
+    def rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
+        """The passages, best first, with the reranker's score."""
+
+
+class Retriever:
+    """Finds the passages of one knowledge base that best match a query."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: VectorStore,
+        lexical: LexicalIndex,
+        embedder: Embedder,
+        config: RetrievalConfig,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self._registry = registry
+        self._store = store
+        self._lexical = lexical
+        self._embedder = embedder
+        self._config = config
+        self._reranker = reranker
+        if config.fusion not in FUSIONS:
+            raise InvalidInput(f"Unknown fusion {config.fusion!r}; use one of {sorted(FUSIONS)}.")
+
+    def search(self, kb_id: str, request: SearchRequest) -> list[Passage]:
+        """Best passages first; those below the similarity floor are left out.
+
+        Dense and lexical candidates are found concurrently, filtered to live versions and
+        ranked by id; only the best-ranked lexical-only chunks are then fetched from the
+        vector store (for their text and cosine similarity), a window at a time, until
+        ``top_k`` passages pass the floor and the near-duplicate check.
+        """
+        self._registry.ensure_kb(kb_id)
+        mode = request.mode or self._config.mode
+        if mode not in MODES:
+            raise InvalidInput(f"Unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}.")
+        document_ids = self._resolve_documents(kb_id, request.filters)
+        if document_ids == []:
+            return []
+        media_types = list(request.filters.media_types) or None
+        depth = max(request.top_k * 2, self._config.candidates)
+
+        # BM25 needs no vector: it runs while the query is embedded and Chroma is searched.
+        lexical_job: Future[list[LexicalHit]] | None = None
+        if mode != "dense":
+            lexical_job = _POOL.submit(
+                self._lexical.search, kb_id, request.query, depth, document_ids, media_types
+            )
+        try:
+            [vector] = self._embedder.embed([request.query])
+            dense: list[DenseHit] = []
+            if mode != "lexical":
+                where = _chroma_where(document_ids, media_types)
+                dense = self._store.query(kb_id, vector, k=depth, where=where)
+        finally:
+            hits = lexical_job.result() if lexical_job is not None else []
+
+        # Chunks of a replaced version can linger until cleanup; they are never served.
+        live = self._registry.active_versions(
+            kb_id, {d.document_id for d in dense} | {h.document_id for h in hits}
+        )
+        dense = [d for d in dense if live.get(d.document_id, "")[:16] == d.version]
+        hits = [h for h in hits if live.get(h.document_id, "")[:16] == h.version]
+        ranked = self._rank(
+            mode, [(d.chunk_id, d.similarity) for d in dense], [(h.chunk_id, h.score) for h in hits]
+        )
+        similarity = {d.chunk_id: d.similarity for d in dense}
+        floor = self._config.min_score if request.min_score is None else request.min_score
+        # A reranker reorders everything that passes; without one, top_k passages suffice.
+        wanted = len(ranked) if self._reranker is not None else request.top_k
+        # One vector-store read usually suffices; near-duplicates can take a second one.
+        window = request.top_k * 2 + 5
+        passages: list[Passage] = []
+        for start in range(0, len(ranked), window):
+            part = [
+                (cid, score)
+                for cid, score in ranked[start : start + window]
+                if similarity.get(cid, floor) >= floor  # dense hits under the floor: no fetch
+            ]
+            chunks = {}
+            for chunk, stored in self._store.get(kb_id, [cid for cid, _ in part]):
+                chunks[chunk.id] = chunk
+                if chunk.id not in similarity:  # lexical-only: its cosine from its vector
+                    similarity[chunk.id] = sum(q * v for q, v in zip(vector, stored, strict=True))
+            passages += [
+                Passage(chunks[cid], score, similarity=similarity[cid])
+                for cid, score in part
+                if cid in chunks and similarity[cid] >= floor
+            ]
+            passages = _drop_near_duplicates(passages, keep=wanted)
+            if len(passages) >= wanted:
+                break
+        if self._reranker is not None and passages:
+            passages = self._reranker.rerank(request.query, passages)
+        return passages[: request.top_k]
+
+    def _rank(
+        self, mode: str, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]
+    ) -> list[tuple[str, float]]:
+        if mode == "dense":
+            return dense
+        if mode == "lexical":
+            return lexical
+        weight = self._config.dense_weight
+        fused = FUSIONS[self._config.fusion]([dense, lexical], [weight, 1.0 - weight])
+        return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+    def _resolve_documents(self, kb_id: str, filters: SearchFilters) -> list[str] | None:
+        """Document ids allowed by the filters, or None when documents are not restricted."""
+        allowed: set[str] | None = set(filters.document_ids) if filters.document_ids else None
+        if filters.source_prefixes or filters.tags:
+            matching = set(
+                self._registry.document_ids_matching(
+                    kb_id, filters.source_prefixes, dict(filters.tags)
+                )
+            )
+            allowed = matching if allowed is None else allowed & matching
+        return sorted(allowed) if allowed is not None else None
+
+
+def _chroma_where(document_ids: list[str] | None, media_types: list[str] | None) -> dict | None:  # type: ignore[type-arg]
+    clauses: list[dict] = []  # type: ignore[type-arg]
+    if document_ids is not None:
+        clauses.append({"document_id": {"$in": document_ids}})
+    if media_types:
+        clauses.append({"media_type": {"$in": media_types}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
+
+
+def _drop_near_duplicates(
+    passages: list[Passage], threshold: float = 0.9, keep: int | None = None
+) -> list[Passage]:
+    """Keep the best of passages whose word trigrams almost all coincide (the same page
+    uploaded twice, a footer repeated on every page). 0.9, not lower: distinct passages that
+    merely share a long quotation must both stay (0.8 dropped relevant MS MARCO passages).
+    Stops once ``keep`` passages are kept."""
+    kept: list[tuple[Passage, set[tuple[str, ...]]]] = []
+    for passage in passages:
+        if keep is not None and len(kept) >= keep:
+            break
+        shingles = _shingles(passage.chunk.text)
+        if all(
+            len(shingles & other) / max(len(shingles | other), 1) < threshold for _, other in kept
+        ):
+            kept.append((passage, shingles))
+    return [p for p, _ in kept]

@@ -1,0 +1,359 @@
+"""The idempotent ingestion pipeline: bytes -> text -> chunks -> vectors -> store + registry.
+
+Versions are keyed by content hash. New chunks are written under their own version first, the
+registry then switches the document's active version in one transaction, and only then are the
+old version's chunks removed. Retrieval serves only chunks of the active version, so a failure at
+any step leaves the previous version searchable and never a mix of both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from ingest.chunking import ChunkSpan, SentenceChunker
+from ingest.parsers.base import ParsedDocument, ParseLimits
+from ingest.pipeline.batching import BatchRun, IngestResult, Marker, Outcome, Prepared, Report
+from ingest.sources import RawSource
+from kb.db.base import new_id
+from kb.db.registry import Registry
+from kb.embeddings.base import Embedder
+from kb.errors import KBError, NoExtractableText, PayloadTooLarge
+from kb.index.lexical import LexicalIndex
+from kb.index.vectors import VectorStore
+from kb.models import Chunk, Document, chunk_id
+from kb.runtime.events import EventBus
+from kb.runtime.priority import Background
+
+__all__ = ["IngestResult", "IngestionService", "Outcome", "ParseFn", "content_hash"]
+
+log = logging.getLogger(__name__)
+
+ParseFn = Callable[[bytes, ParseLimits, str | None, str | None], ParsedDocument]
+
+
+def content_hash(raw: RawSource) -> str:
+    """Hash of everything that shapes the stored chunks: the bytes and the given title."""
+    digest = hashlib.sha256(raw.data)
+    digest.update(b"\0title\0" + (raw.title or "").encode())
+    return digest.hexdigest()
+
+
+class IngestionService:
+    """Ingests sources into knowledge bases, idempotently.
+
+    ``ingest`` and ``ingest_many`` run on ``background``'s low-priority threads
+    (``kb.runtime.priority``), so searches served meanwhile come first; the caller waits as before.
+    Without it they run on the caller's thread.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: VectorStore,
+        lexical: LexicalIndex,
+        embedder: Embedder,
+        chunker: SentenceChunker,
+        parse: ParseFn,
+        limits: ParseLimits,
+        max_bytes: int,
+        events: EventBus | None = None,
+        background: Background | None = None,
+    ) -> None:
+        self._registry = registry
+        self._background = background or Background(0, name="ingest")
+        self._events = events  # told about each created or updated document
+        self._store = store
+        self._lexical = lexical
+        self._embedder = embedder
+        self._chunker = chunker
+        self._parse = parse
+        self._limits = limits
+        self._max_bytes = max_bytes
+        # Writes to one knowledge base are serialised: embedding saturates the CPU anyway, and
+        # it keeps "write new version, switch, drop old" atomic per document.
+        self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
+        self._locks_guard = threading.Lock()
+
+    @property
+    def background_nice(self) -> int:
+        """Nice value of the threads ingestion runs on (0: normal priority)."""
+        return self._background.nice
+
+    def submit(self, kb_id: str, raw: RawSource) -> Future[IngestResult]:
+        """``ingest`` started on a background thread, for callers that await it (the API)."""
+        return self._background.submit(self._ingest, kb_id, raw)
+
+    def ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
+        """Ingest one source: unchanged content is skipped, changed content replaces the old."""
+        return self._background.run(self._ingest, kb_id, raw)
+
+    def _ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
+        self._registry.get_kb(kb_id)
+        with self.lock(kb_id):
+            prepared = self.prepare(kb_id, raw)
+            if isinstance(prepared, IngestResult):
+                return prepared
+            return self.store(kb_id, [prepared])[0]
+
+    def ingest_many(
+        self,
+        kb_id: str,
+        raws: Iterable[RawSource | Marker],
+        on_done: Report | None = None,
+        batch_chunks: int = 256,
+    ) -> list[IngestResult | KBError]:
+        """Ingest many sources, embedding their chunks in shared batches (much faster for many
+        small documents) while the next sources are parsed and the previous batch is written
+        (``ingest.pipeline.batching``). A source that fails is reported, not raised; the others
+        go on. ``on_done`` is called on the thread that ingests, in the order of the sources. A
+        caller whose sources arrive slowly yields ``ingest.pipeline.batching.STORE_NOW`` between
+        them to have those received so far stored and reported before the next one comes."""
+        self._registry.get_kb(kb_id)
+        return self._background.run(BatchRun(self, kb_id, on_done, batch_chunks).run, raws)
+
+    def close(self) -> None:
+        """Let running ingestion finish and stop the background threads."""
+        self._background.close()
+
+    def warm_up(self) -> None:
+        """Load what the first ingestion would otherwise wait for: the embedding model and the
+        sentence splitter's imports (NLTK's punkt, ~1 s). Stores nothing."""
+        parsed = self._parse(b"Warm up. A second sentence.", self._limits, "warm-up.txt", None)
+        self._chunker.split(parsed)
+        self._embedder.embed(["warm up"])
+
+    # -- the steps of a batch run (ingest.pipeline.batching.BatchSteps) -----------------------
+
+    def lock(self, kb_id: str) -> threading.RLock:
+        """The knowledge base's write lock: one writer per knowledge base."""
+        with self._locks_guard:
+            return self._locks[kb_id]
+
+    def prepare(self, kb_id: str, raw: RawSource) -> Prepared | IngestResult:
+        """Parse and chunk a source, or report it unchanged. Stores nothing but metadata."""
+        digest, existing = self._look_up(kb_id, raw)
+        if existing and existing.content_hash == digest and existing.status == "ready":
+            if raw.metadata and raw.metadata != existing.metadata:
+                existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
+            return IngestResult(existing, "unchanged")
+        return self._chunked(kb_id, raw, digest, existing)
+
+    def prepare_ahead(self, kb_id: str, raw: RawSource) -> Prepared | Document:
+        """Parse and chunk a source outside the lock; its stored document when unchanged."""
+        digest, existing = self._look_up(kb_id, raw)
+        if existing and existing.content_hash == digest and existing.status == "ready":
+            return existing
+        return self._chunked(kb_id, raw, digest, existing)
+
+    def stored_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
+        """The documents stored for these sources, by source."""
+        return self._registry.find_documents_by_source(kb_id, sources)
+
+    def store(self, kb_id: str, batch: list[Prepared]) -> list[IngestResult]:
+        """Embed prepared sources and store them (the caller holds the lock)."""
+        return self.commit(kb_id, batch, self.vectors(kb_id, batch))
+
+    def vectors(self, kb_id: str, batch: list[Prepared]) -> list[list[float]]:
+        """A vector per chunk of ``batch``, in order (needs no lock). Chunks whose text is
+        unchanged from the document's stored version keep their vector; only new text is
+        embedded (an edited page re-embeds the passages that changed, not the whole page)."""
+        texts: list[str] = []
+        ids_of: dict[str, Sequence[int] | None] = {}  # the token ids of a text, if known
+        for prepared in batch:
+            ids = prepared.token_ids or [None] * len(prepared.chunks)
+            for chunk, chunk_ids in zip(prepared.chunks, ids, strict=True):
+                texts.append(embedding_text(chunk))
+                ids_of.setdefault(texts[-1], chunk_ids)
+        known: dict[str, list[float]] = {}
+        old_ids = [
+            chunk_id(p.existing.id, p.existing.content_hash[:16], i)
+            for p in batch
+            if p.existing is not None
+            for i in range(p.existing.chunk_count)
+        ]
+        if old_ids:
+            wanted = set(texts)
+            for chunk, vector in self._store.get(kb_id, old_ids):
+                text = embedding_text(chunk)
+                if text in wanted:
+                    known[text] = vector
+        fresh = list(dict.fromkeys(t for t in texts if t not in known))
+        vectors = self._embedder.embed(fresh, [ids_of[t] for t in fresh])
+        known.update(zip(fresh, vectors, strict=True))
+        return [known[t] for t in texts]
+
+    def _look_up(self, kb_id: str, raw: RawSource) -> tuple[str, Document | None]:
+        """The source's content hash and the document it was stored as, if any."""
+        if len(raw.data) > self._max_bytes:
+            raise PayloadTooLarge(
+                f"The document is {len(raw.data)} bytes; the limit is {self._max_bytes}.",
+                limit_bytes=self._max_bytes,
+            )
+        return content_hash(raw), self._registry.find_document_by_source(kb_id, raw.source)
+
+    def _chunked(
+        self, kb_id: str, raw: RawSource, digest: str, existing: Document | None
+    ) -> Prepared:
+        parsed = self._parse(raw.data, self._limits, raw.filename, raw.declared_type)
+        doc_id = existing.id if existing else new_id("doc")
+        title = raw.title or parsed.title or raw.filename or raw.source
+        spans = self._chunker.split(parsed)
+        if not spans:
+            raise NoExtractableText("The document holds no text to index.")
+        chunks = self._make_chunks(kb_id, doc_id, digest[:16], title, raw.source, parsed, spans)
+        token_ids = self._token_ids(chunks, spans)
+        return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing, token_ids)
+
+    def commit(
+        self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
+    ) -> list[IngestResult]:
+        """Write the new versions, switch the registry to them in one transaction, then drop
+        the older versions (the caller holds the lock)."""
+        now = datetime.now(UTC)
+        try:
+            chunks = [c for p in batch for c in p.chunks]
+            self._store.add(kb_id, chunks, vectors)
+            self._lexical.add(kb_id, chunks)
+            documents = self._registry.save_documents([_document(kb_id, p, now) for p in batch])
+        except BaseException:
+            # The registry still points at the old versions: drop the half-written new ones.
+            for prepared in batch:
+                self._discard_version(kb_id, prepared.doc_id, prepared.digest[:16])
+            raise
+        for prepared in batch:
+            if prepared.existing is not None:
+                version = prepared.digest[:16]
+                self._store.delete_document(kb_id, prepared.doc_id, keep_version=version)
+                self._lexical.delete_document(kb_id, prepared.doc_id, keep_version=version)
+            log.info(
+                "ingested %s into %s: %d chunks", prepared.raw.source, kb_id, len(prepared.chunks)
+            )
+        results = [
+            IngestResult(document, "updated" if prepared.existing else "created")
+            for prepared, document in zip(batch, documents, strict=True)
+        ]
+        if self._events is not None:
+            for result in results:
+                self._events.publish("document.ingested", _ingested_event(result))
+        return results
+
+    def _discard_version(self, kb_id: str, doc_id: str, version: str) -> None:
+        try:
+            self._store.delete_version(kb_id, doc_id, version)
+            self._lexical.delete_version(kb_id, doc_id, version)
+        except Exception:
+            log.warning("could not clean up chunks of a failed ingestion of %s", doc_id)
+
+    def _make_chunks(
+        self,
+        kb_id: str,
+        doc_id: str,
+        version: str,
+        title: str,
+        source: str,
+        parsed: ParsedDocument,
+        spans: list[ChunkSpan],
+    ) -> list[Chunk]:
+        return [
+            Chunk(
+                id=chunk_id(doc_id, version, span.index),
+                kb_id=kb_id,
+                document_id=doc_id,
+                version=version,
+                index=span.index,
+                text=span.text,
+                title=title,
+                source=source,
+                media_type=parsed.media_type,
+                start_char=span.start_char,
+                end_char=span.end_char,
+                page=span.page,
+                page_end=span.page_end,
+                section=span.section,
+            )
+            for span in spans
+        ]
+
+    def _token_ids(self, chunks: list[Chunk], spans: list[ChunkSpan]) -> list[list[int] | None]:
+        """Per chunk, the token ids of its ``embedding_text`` where the chunker knew its text's:
+        the context lines' ids (each tokenised once per document) and then the text's, as the
+        lines are joined by a newline, where such a tokenizer cuts words."""
+        known: dict[str, list[int] | None] = {}
+
+        def line_ids(line: str) -> list[int] | None:
+            if line not in known:
+                tokens = self._chunker.word_tokens(line)
+                known[line] = tokens.ids if tokens is not None else None
+            return known[line]
+
+        found: list[list[int] | None] = []
+        for chunk, span in zip(chunks, spans, strict=True):
+            if span.token_ids is None:
+                found.append(None)
+                continue
+            parts = [*(line_ids(line) for line in embedding_context(chunk)), span.token_ids]
+            found.append(None if None in parts else [i for part in parts if part for i in part])
+        return found
+
+    def delete_document(self, kb_id: str, doc_id: str) -> Document:
+        """Remove a document's record and its chunks."""
+        with self.lock(kb_id):
+            document = self._registry.delete_document(kb_id, doc_id)
+            self._store.delete_document(kb_id, doc_id)
+            self._lexical.delete_document(kb_id, doc_id)
+        return document
+
+
+def _document(kb_id: str, prepared: Prepared, now: datetime) -> Document:
+    existing = prepared.existing
+    return Document(
+        id=prepared.doc_id,
+        kb_id=kb_id,
+        title=prepared.title,
+        source=prepared.raw.source,
+        media_type=prepared.media_type,
+        content_hash=prepared.digest,
+        size_bytes=len(prepared.raw.data),
+        chunk_count=len(prepared.chunks),
+        status="ready",
+        metadata=prepared.raw.metadata or (existing.metadata if existing else {}),
+        created_at=existing.created_at if existing else now,
+        updated_at=now,
+    )
+
+
+def _ingested_event(result: IngestResult) -> dict[str, object]:
+    # Ids and small fields only: a webhook never carries document text.
+    document = result.document
+    return {
+        "kb_id": document.kb_id,
+        "document_id": document.id,
+        "outcome": result.outcome,
+        "title": document.title,
+        "source": document.source,
+        "media_type": document.media_type,
+        "chunk_count": document.chunk_count,
+        "content_hash": document.content_hash,
+    }
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its title and section above its text."""
+    return "\n".join([*embedding_context(chunk), chunk.text])
+
+
+def embedding_context(chunk: Chunk) -> list[str]:
+    """The lines ``embedding_text`` puts above a chunk's text."""
+    # Title and section give a passage the context its own words may lack ("Pricing" above
+    # "It costs"), also for the second half of a long section that lost its heading line.
+    context = [chunk.title] if chunk.title else []
+    if chunk.section and chunk.section not in chunk.text[: len(chunk.section) + 8]:
+        context.append(chunk.section)
+    return context

@@ -1,0 +1,56 @@
+"""The kb command on a real data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from tests.conftest import MODEL_CACHE
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("KB_STORAGE__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KB_EMBEDDING__CACHE_DIR", str(MODEL_CACHE))
+    return CliRunner()
+
+
+def test_ingest_a_directory_then_ask_and_list(runner: CliRunner, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "coffee.md").write_text("# Coffee\n\nThe coffee machine is on the third floor.")
+    (docs / "sub" / "wifi.txt").write_text("The guest wifi password is printed at reception.")
+    (docs / "empty.txt").write_text("")
+    (docs / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # skipped: not a document suffix
+
+    first = runner.invoke(app, ["ingest", "office", str(docs)])
+    assert first.exit_code == 1  # one file failed, and the run says which
+    assert "2 created, 0 updated, 0 unchanged, 1 failed" in first.stdout
+    assert "empty.txt" in first.stderr
+
+    (docs / "empty.txt").unlink()
+    second = runner.invoke(app, ["ingest", "office", str(docs)])
+    assert second.exit_code == 0, second.output
+    assert "0 created, 0 updated, 2 unchanged, 0 failed" in second.stdout
+
+    asked = runner.invoke(app, ["ask", "office", "Where is the coffee machine?"])
+    assert asked.exit_code == 0, asked.output
+    assert "third floor" in asked.stdout and "[1] Coffee" in asked.stdout
+
+    listed = runner.invoke(app, ["kbs"])
+    assert "office" in listed.stdout
+    documents = runner.invoke(app, ["docs", "office"])
+    assert "2 documents" in documents.stdout and "wifi.txt" in documents.stdout
+
+    missing = runner.invoke(app, ["ask", "nope", "anything"])
+    assert missing.exit_code == 2
+
+
+def test_ask_json_reports_not_grounded(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["create", "empty"]).exit_code == 0
+    result = runner.invoke(app, ["ask", "empty", "What is the capital of Peru?", "--json"])
+    assert result.exit_code == 0
+    assert '"grounded": false' in result.stdout

@@ -1,0 +1,103 @@
+"""The event bus and the webhook repository on a real SQLite registry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from kb.access.secrets import SecretBox
+from kb.db.registry import Registry
+from kb.errors import DeliveryNotFound, WebhookNotFound
+from kb.runtime.events import Event, EventBus
+from kb.webhooks.models import Attempt
+from kb.webhooks.repository import WebhookRepository
+from kb.webhooks.tables import WebhookRow
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> WebhookRepository:
+    registry = Registry(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    return WebhookRepository(registry.engine, SecretBox([Fernet.generate_key().decode()]))
+
+
+def test_a_failing_subscriber_neither_fails_the_publisher_nor_the_others() -> None:
+    bus = EventBus()
+    seen: list[Event] = []
+
+    def broken(_event: Event) -> None:
+        raise RuntimeError("receiver store down")
+
+    bus.subscribe(broken)
+    bus.subscribe(seen.append)
+    event = bus.publish("document.ingested", {"document_id": "doc_1"})
+    assert seen == [event]
+    envelope = event.envelope()
+    assert envelope["id"] == event.id and envelope["type"] == "document.ingested"
+    assert envelope["data"] == {"document_id": "doc_1"}
+    assert datetime.fromisoformat(envelope["created_at"]).tzinfo is not None
+
+
+def test_the_secret_is_stored_encrypted_and_read_back(repo: WebhookRepository) -> None:
+    hook = repo.create("https://hooks.example.com/", ["lead.created"], "whsec_plain", "crm")
+    assert repo.signing_secrets(hook.id) == ["whsec_plain"]
+    with repo._sessions() as session:  # the raw column, as a database dump would show it
+        stored = session.get(WebhookRow, hook.id)
+        assert stored is not None and "whsec_plain" not in stored.secret_encrypted
+
+
+def test_events_go_to_active_subscriptions_that_want_them(repo: WebhookRepository) -> None:
+    leads = repo.create("https://a.example/", ["lead.created"], "s" * 16, "")
+    everything = repo.create("https://b.example/", ["*"], "s" * 16, "")
+    paused = repo.create("https://c.example/", ["lead.created"], "s" * 16, "")
+    repo.update(paused.id, active=False)
+    created = repo.enqueue(Event("lead.created", {"lead_id": "lead_1"}))
+    assert sorted(d.webhook_id for d in created) == sorted([leads.id, everything.id])
+    assert len({d.event_id for d in created}) == 1
+    assert [d.webhook_id for d in repo.enqueue(Event("crawl.completed", {}))] == [everything.id]
+
+
+def test_due_skips_future_busy_and_paused_deliveries(repo: WebhookRepository) -> None:
+    hook = repo.create("https://a.example/", ["*"], "s" * 16, "")
+    first, second = (repo.add_delivery(hook.id, "ping", f"evt_{n}", "{}") for n in (1, 2))
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert [d.id for d in repo.due(now, 10)] == [first.id, second.id]
+    assert [d.id for d in repo.due(now, 10, skip=[first.id])] == [second.id]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    repo.record(first.id, Attempt("retrying", 500, "HTTP 500", "oops", later))
+    assert [d.id for d in repo.due(now, 10)] == [second.id]
+    next_due = repo.next_due_at()
+    assert next_due is not None and next_due <= now
+    repo.update(hook.id, active=False)
+    assert repo.due(now, 10) == [] and repo.next_due_at() is None
+
+
+def test_attempts_are_counted_and_the_log_is_filtered(repo: WebhookRepository) -> None:
+    hook = repo.create("https://a.example/", ["*"], "s" * 16, "")
+    delivery = repo.add_delivery(hook.id, "ping", "evt_1", '{"id":"evt_1"}')
+    repo.record(delivery.id, Attempt("retrying", 503, "HTTP 503", "x" * 5000, datetime.now(UTC)))
+    done = repo.record(delivery.id, Attempt("succeeded", 204))
+    assert done is not None and done.attempts == 2 and done.status == "succeeded"
+    assert done.delivered_at is not None and done.last_error is None
+    assert repo.deliveries(hook.id, status="succeeded")[1] == 1
+    assert repo.deliveries(hook.id, status="failed") == ([], 0)
+    retried = repo.record(
+        repo.add_delivery(hook.id, "ping", "evt_2", "{}").id,
+        Attempt("retrying", 503, "HTTP 503", "x" * 5000, datetime.now(UTC)),
+    )
+    assert retried is not None and len(retried.last_response or "") == 200
+
+
+def test_deleting_a_subscription_removes_its_log(repo: WebhookRepository) -> None:
+    hook = repo.create("https://a.example/", ["*"], "s" * 16, "")
+    delivery = repo.add_delivery(hook.id, "ping", "evt_1", "{}")
+    repo.delete(hook.id)
+    with pytest.raises(WebhookNotFound):
+        repo.get(hook.id)
+    with pytest.raises(DeliveryNotFound):
+        repo.get_delivery(hook.id, delivery.id)
+    assert repo.record(delivery.id, Attempt("succeeded", 200)) is None
+    with pytest.raises(WebhookNotFound):
+        repo.deliveries(hook.id)
