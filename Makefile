@@ -26,6 +26,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check kb ingest engine api tests bench
 	$(BIN)/ruff format --check kb ingest engine api tests bench
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format kb ingest engine api tests bench

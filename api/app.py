@@ -14,7 +14,7 @@ from fastapi.params import Depends as DependsParam
 
 from api.auth import require, require_kb_access, unrestricted
 from api.container import Container
-from api.errors import install_error_handlers
+from api.errors import declare_error_responses, install_error_handlers
 from api.middleware.audit import AuditTrail
 from api.middleware.body_limits import BodySizeLimit
 from api.middleware.cors import Cors
@@ -101,6 +101,7 @@ def create_app(container: Container) -> FastAPI:
         security.rate_limit, security.rate_limit_storage, security.publishable_rate_limit
     )
     install_error_handlers(app)
+    declare_error_responses(app)
     app.add_middleware(RateLimitHeaders)
     # Inside BodySizeLimit, so the JSON it reads is already capped in bytes.
     api_settings = container.settings.api

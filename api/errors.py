@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.request_id import REQUEST_ID_HEADER, current_request_id
+from api.schemas.errors import Problem
 from kb.errors import (
     InvalidInput,
     KBError,
@@ -81,3 +82,51 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+# The error responses every operation declares: the one problem+json body for any 4xx and 5xx.
+# FastAPI's own 422 (HTTPValidationError) is replaced: validation failures use the same body.
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_ERROR_RESPONSES = {
+    "4XX": "Client error (application/problem+json).",
+    "5XX": "Server error (application/problem+json).",
+}
+_FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+
+
+def declare_error_responses(app: FastAPI) -> None:
+    """Make ``app.openapi()`` declare the problem+json body as every operation's error response,
+    so generated clients know the error shape."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                _declare(operation["responses"])
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare(responses: dict[str, Any]) -> None:
+    generated = responses.get("422", {}).get("content", {}).get("application/json", {})
+    if generated.get("schema", {}).get("$ref") == _FASTAPI_VALIDATION:
+        del responses["422"]
+    for status, response in responses.items():
+        if status[0] in "45" and "content" not in response:
+            response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+    for status, description in _ERROR_RESPONSES.items():
+        responses.setdefault(
+            status,
+            {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}}},
+        )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -12,12 +13,6 @@ from kb.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("kb", "ingest", "engine", "api")
-ALLOWED = {
-    "kb": set(),
-    "ingest": {"kb"},
-    "engine": {"kb"},
-    "api": {"kb", "ingest", "engine"},
-}
 
 
 def test_required_layout_exists() -> None:
@@ -26,22 +21,15 @@ def test_required_layout_exists() -> None:
     assert (REPO / "pyproject.toml").is_file()
 
 
-def _imported_packages(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found & set(PACKAGES)
-
-
-def test_imports_point_one_way() -> None:
-    for package in PACKAGES:
-        for path in (REPO / package).rglob("*.py"):
-            wrong = _imported_packages(path) - ALLOWED[package] - {package}
-            assert not wrong, f"{path.relative_to(REPO)} imports {wrong}"
+def test_import_contracts_hold() -> None:
+    """The direction api -> engine, ingest -> kb and no import circles, as import-linter checks
+    them (contracts in pyproject.toml; `make lint` runs the same)."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
 
 
 def _env_names(model: type[BaseModel], prefix: str) -> list[str]:
@@ -56,10 +44,9 @@ def _env_names(model: type[BaseModel], prefix: str) -> list[str]:
     return names
 
 
-def test_every_setting_is_described_and_documented_in_readme() -> None:
-    readme = (REPO / "README.md").read_text()
-    for env_name in _env_names(Settings, "KB_"):
-        assert env_name in readme, f"{env_name} is not documented in README.md"
+def test_every_setting_is_described() -> None:
+    """docs/configuration.md lists them (tests/test_docs.py); each also carries its description."""
+    assert len(_env_names(Settings, "KB_")) > 50
 
 
 def test_ci_runs_the_readme_test_command() -> None:

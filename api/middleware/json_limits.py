@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import anyio.to_thread
-from pydantic import AfterValidator, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
@@ -31,9 +30,6 @@ _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Bodies up to this size are checked on the event loop (well under a millisecond).
 _INLINE_BYTES = 64 * 1024
-# Free-form objects (conversation variables, profile attributes) are stored as given.
-FREE_FORM_MAX_KEYS = 100
-FREE_FORM_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -216,17 +212,3 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
-
-
-def _small_enough(value: dict[str, Any]) -> dict[str, Any]:
-    if any(len(key) > 200 for key in value):
-        raise ValueError("keys are at most 200 characters")
-    if len(json.dumps(value, default=str)) > FREE_FORM_MAX_BYTES:
-        raise ValueError(f"at most {FREE_FORM_MAX_BYTES} bytes as JSON")
-    return value
-
-
-# A free-form JSON object a client may store: bounded in keys and serialised size.
-FreeFormObject = Annotated[
-    dict[str, Any], Field(max_length=FREE_FORM_MAX_KEYS), AfterValidator(_small_enough)
-]

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.middleware.json_limits import FreeFormObject
 from api.schemas.common import CitationOut, UsageOut
+from api.schemas.free_form import FreeFormObject
 from engine.conversation import Action, BotReply, UserMessage
 from kb.db.conversations import Conversation, ConversationEvent, Message, UserProfile
 from kb.models import Usage

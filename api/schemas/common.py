@@ -273,13 +273,3 @@ class AnswerOut(BaseModel):
                 total_tokens=answer.usage.total_tokens,
             ),
         )
-
-
-class ErrorOut(BaseModel):
-    """The one error shape (RFC 9457 problem details plus a stable ``code``)."""
-
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str
