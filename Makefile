@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint format typecheck bench clean
+.PHONY: setup serve test test-random lint format typecheck bench clean
 
 $(STAMP): pyproject.toml requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ serve: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+# The same suite in a random order (pytest-randomly), to find tests that lean on what others
+# left behind. -q hides pytest's header, so the seed is printed here: replay with SEED=N.
+ifndef SEED
+SEED := $(shell $(PYTHON) -c 'import random; print(random.randrange(2**32))')
+endif
+test-random: setup
+	@echo "random order, seed $(SEED) (replay: make test-random SEED=$(SEED))"
+	$(BIN)/pytest -q -p randomly --randomly-seed=$(SEED)
 
 lint: setup
 	$(BIN)/ruff check kb ingest engine api tests bench

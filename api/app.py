@@ -14,8 +14,10 @@ from fastapi.params import Depends as DependsParam
 
 from api.auth import require, require_kb_access, unrestricted
 from api.container import Container
+from api.docs import install_docs
 from api.errors import declare_error_responses, install_error_handlers
 from api.middleware.audit import AuditTrail
+from api.middleware.body_deadline import BodyDeadline
 from api.middleware.body_limits import BodySizeLimit
 from api.middleware.cors import Cors
 from api.middleware.json_limits import JsonBodyLimits
@@ -83,6 +85,7 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         container.crawls.recover()
+        container.reconciler.at_start()  # what a killed process left in the indexes, logged
         container.webhook_dispatcher.start()  # sends deliveries a previous process left open
         # The model and the splitter load in the background, not on the first request.
         threading.Thread(target=_warm_up, args=(container,), name="warm-up", daemon=True).start()
@@ -94,7 +97,10 @@ def create_app(container: Container) -> FastAPI:
         version="0.1.0",
         description="Knowledge bases, documents, search and grounded answers with citations.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI from a CDN: api.docs serves its own
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.container = container
     security = container.settings.security
     app.state.rate_limiter = RateLimiter(
@@ -115,6 +121,12 @@ def create_app(container: Container) -> FastAPI:
         BodySizeLimit,
         max_json_bytes=container.settings.api.max_json_bytes,
         max_upload_bytes=container.settings.ingest.max_upload_bytes,
+    )
+    # Outside everything that reads the body, so every read has the deadline.
+    app.add_middleware(
+        BodyDeadline,
+        timeout_s=api_settings.body_timeout_s,
+        min_bytes_per_s=api_settings.min_body_bytes_per_s,
     )
     # Outside BodySizeLimit, so 413s are audited, counted and carry the request id too.
     app.add_middleware(AuditTrail, audit_log=container.audit)

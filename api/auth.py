@@ -3,20 +3,25 @@ per-router dependencies.
 
 ``require(scope)`` is attached to each router in ``create_app``; it rate-limits the client
 address, authenticates the key or token, rate-limits the caller, checks a publishable key's
-origin, the scope and any ``kb_id`` path parameter. ``kb_in_body`` and ``conversation_kb``
-extend the knowledge-base check to routes that name the knowledge base elsewhere.
+origin, the scope, and any ``kb_id`` or ``conversation_id`` path parameter. ``kb_in_body`` and
+``conversation_in_body`` extend those checks to the JSON body.
+
+A conversation the caller may not reach answers 404 exactly as a missing one does: one of a
+knowledge base the key is not restricted to, and, for a publishable key, one this visitor did not
+start (a visitor proves it with the conversation's ``X-Visitor-Token``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 
-from api.deps import get_container
+from api.deps import CallerDep, caller, get_container
 from api.middleware.ratelimit import STATE_KEY, RateLimiter
 from kb.access.models import ApiKey, Scope
+from kb.db.conversations import not_found
 from kb.errors import Forbidden, NotFound, Unauthorized
 
 _NO_KEY = "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
@@ -24,6 +29,8 @@ _BAD_KEY = "The API key or access token is unknown, revoked or expired."
 # Anyone who loads a page holds its publishable key: it must not read or overwrite a visitor's
 # profile by naming another user id.
 _NOT_PUBLISHABLE = ("/v1/users/",)
+# A visitor's proof that a conversation reached through a publishable key is theirs.
+VISITOR_TOKEN_HEADER = "X-Visitor-Token"
 
 
 def _presented_secret(request: Request) -> str | None:
@@ -89,7 +96,7 @@ def require(scope: Scope) -> Callable[[Request], ApiKey | None]:
 
     def dependency(request: Request) -> ApiKey | None:
         key = _authenticate(request)
-        request.state.api_key = key
+        request.state.api_key = key  # read by `api.deps.caller`
         if key is None:
             return None
         if not key.has_scope(scope):
@@ -97,6 +104,9 @@ def require(scope: Scope) -> Callable[[Request], ApiKey | None]:
         kb_id = request.path_params.get("kb_id")
         if kb_id is not None:
             check_kb(request, key, kb_id)
+        conversation_id = request.path_params.get("conversation_id")
+        if conversation_id is not None:
+            check_conversation(request, key, conversation_id)
         return key
 
     return dependency
@@ -105,23 +115,6 @@ def require(scope: Scope) -> Callable[[Request], ApiKey | None]:
 def require_kb_access(request: Request) -> ApiKey | None:
     """``kb:read`` for GET and HEAD, ``kb:write`` for every other method."""
     return require("kb:read" if request.method in ("GET", "HEAD") else "kb:write")(request)
-
-
-def _caller(request: Request) -> ApiKey | None:
-    # Set by the router's `require` dependency, which FastAPI runs before route dependencies.
-    key: ApiKey | None = getattr(request.state, "api_key", None)
-    return key
-
-
-CallerDep = Annotated[ApiKey | None, Depends(_caller)]
-
-
-def reachable_kbs(key: CallerDep) -> frozenset[str] | None:
-    """The knowledge bases the caller may list; None means all."""
-    return None if key is None or key.kb_ids is None else frozenset(key.kb_ids)
-
-
-ReachableKbsDep = Annotated[frozenset[str] | None, Depends(reachable_kbs)]
 
 
 def unrestricted(key: CallerDep) -> None:
@@ -134,7 +127,7 @@ def kb_in_body(field: str) -> Callable[[Request], Awaitable[None]]:
     """A dependency applying the knowledge-base check to the JSON body field ``field``."""
 
     async def dependency(request: Request) -> None:
-        key = _caller(request)
+        key = caller(request)
         if key is None or key.kb_ids is None:
             return
         try:
@@ -156,7 +149,7 @@ def own_model_choice(field: str) -> Callable[[Request], Awaitable[None]]:
     requests are answered by the knowledge base's default model (or the server's)."""
 
     async def dependency(request: Request) -> None:
-        key = _caller(request)
+        key = caller(request)
         if key is None or key.kind != "publishable":
             return
         try:
@@ -172,13 +165,35 @@ def own_model_choice(field: str) -> Callable[[Request], Awaitable[None]]:
     return dependency
 
 
-def conversation_kb(request: Request, conversation_id: str) -> None:
-    """Apply the knowledge-base check to the conversation named in the path."""
-    key = _caller(request)
-    if key is None or key.kb_ids is None:
+def check_conversation(request: Request, key: ApiKey | None, conversation_id: str) -> None:
+    """Refuse, as missing (ConversationNotFound), a conversation the key may not reach (module
+    docstring); a conversation that does not exist is left to the route."""
+    if key is None or (key.kb_ids is None and key.kind != "publishable"):
         return
     try:
         conversation = get_container(request).conversations.get(conversation_id)
     except NotFound:
-        return  # the route answers 404
-    check_kb(request, key, conversation.kb_id)
+        return
+    if not key.may_reach(conversation.kb_id):
+        raise not_found(conversation_id)
+    presented = request.headers.get(VISITOR_TOKEN_HEADER)
+    if key.kind == "publishable" and not conversation.admits_visitor(presented):
+        raise not_found(conversation_id)
+
+
+def conversation_in_body(field: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency applying ``check_conversation`` to the JSON body field ``field``."""
+
+    async def dependency(request: Request) -> None:
+        key = caller(request)
+        if key is None:
+            return
+        try:
+            data: Any = await request.json()  # cached: the route reads the same body
+        except ValueError:
+            return  # malformed bodies are answered by validation
+        ref = data.get(field) if isinstance(data, dict) else None
+        if isinstance(ref, str):
+            check_conversation(request, key, ref)
+
+    return dependency

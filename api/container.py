@@ -9,30 +9,36 @@ from api.webhooks.delivery import WebhookDispatcher
 from api.webhooks.service import WebhookService
 from engine.answer import QueryService
 from engine.conversation import ConversationService
-from engine.llms.registry import ModelRegistry
+from engine.leads import LeadService
+from engine.llms.registry import CREDENTIAL_PROVIDERS, ModelRegistry
 from engine.retrieval.rerank import CrossEncoderReranker
 from engine.retrieval.retriever import RetrievalConfig, Retriever
 from engine.rewrite import QuestionRewriter
 from ingest.chunking import SentenceChunker
 from ingest.crawl import CrawlDeps, CrawlService
 from ingest.parsers.base import ParseLimits
-from ingest.parsers.registry import parse_bytes
+from ingest.parsers.isolation import ParserPool
 from ingest.pipeline.service import IngestionService
 from kb.access.credentials import CredentialRepository
+from kb.access.grants import Grants
 from kb.access.keys import KeyRepository
 from kb.access.oauth import OAuthClientRepository, OAuthService, signing_keys
 from kb.access.secrets import SecretBox
 from kb.catalog import Catalog
 from kb.db.audit import AuditLog
+from kb.db.bounds import StorageLimits
 from kb.db.conversations import ConversationRepository
 from kb.db.crawls import CrawlRepository
 from kb.db.leads import LeadRepository
+from kb.db.profiles import ProfileRepository
 from kb.db.registry import Registry
 from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from kb.index.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.index.vectors import ChromaStore, VectorStore
+from kb.reconcile import Reconciler
 from kb.runtime.events import EventBus
 from kb.runtime.priority import Background
+from kb.runtime.private_files import keep_private
 from kb.settings import Settings
 from kb.webhooks.repository import WebhookRepository
 
@@ -58,15 +64,26 @@ class Container:
     audit: AuditLog
     # OAuth clients and the access tokens issued to them.
     oauth: OAuthService
+    # New keys and OAuth clients, restricted to knowledge bases named by id or name.
+    grants: Grants
     # Encrypts provider keys and webhook secrets at rest.
     secrets: SecretBox
     # What happened (ingestions, crawls, conversations, leads), told to webhook subscribers.
     events: EventBus
     webhooks: WebhookService
     webhook_dispatcher: WebhookDispatcher
-    leads: LeadRepository
+    leads: LeadService
     # Provider keys set over the API (encrypted by ``secrets``); they win over the environment's.
     credentials: CredentialRepository
+    # Removes what an interrupted ingestion or deletion left in the indexes (start, `kb doctor`).
+    reconciler: Reconciler
+
+    def check_ready(self) -> str:
+        """Raise unless the registry answers and the embedding model is loaded (loading it if
+        needed); the model's name."""
+        self.registry.list_kbs(1, 0)
+        self.embedder.embed(["ready"])
+        return self.embedder.name
 
     def close(self) -> None:
         """Release what the services hold."""
@@ -78,6 +95,33 @@ class Container:
         self.store.close()
 
 
+@dataclass(frozen=True)
+class _Storage:
+    """Where knowledge bases live: the registry, the lexical index and the vector store."""
+
+    registry: Registry
+    lexical: LexicalIndex
+    store: VectorStore
+
+
+@dataclass(frozen=True)
+class _Answering:
+    """Questions, conversations and the leads captured in them."""
+
+    queries: QueryService
+    conversations: ConversationService
+    leads: LeadService
+
+
+@dataclass(frozen=True)
+class _Access:
+    """Who may call: API keys, OAuth clients and tokens, and the grants creating them."""
+
+    keys: KeyRepository
+    oauth: OAuthService
+    grants: Grants
+
+
 def build_container(
     settings: Settings | None = None, embedder: SentenceTransformerEmbedder | None = None
 ) -> Container:
@@ -86,10 +130,56 @@ def build_container(
     ``embedder`` lets several containers share one loaded model (tests, benchmarks).
     """
     settings = settings or Settings()
-    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
-    encryption_keys = settings.security.encryption_keys
-    registry = Registry(settings.database_url)
+    keep_private(settings.storage.data_dir)  # owner-only, and all it will hold
+    storage = _storage(settings)
     events = EventBus()
+    embedder = embedder or _embedder(settings)
+    ingestion = _ingestion(settings, storage, embedder, events)
+    retriever = _retriever(settings, storage, embedder)
+    secrets = _secrets(settings)
+    credentials = CredentialRepository(storage.registry.engine, secrets, CREDENTIAL_PROVIDERS)
+    models = _models(settings, embedder, credentials)
+    answering = _answering(settings, storage.registry, retriever, models, events)
+    catalog = Catalog(
+        storage.registry,
+        storage.store,
+        storage.lexical,
+        validate_model=models.validate,
+        write_lock=ingestion.lock,
+    )
+    webhooks, dispatcher = _webhooks(settings, storage.registry, events, secrets)
+    access = _access(settings, storage.registry, catalog)
+    return Container(
+        settings=settings,
+        registry=storage.registry,
+        store=storage.store,
+        lexical=storage.lexical,
+        catalog=catalog,
+        embedder=embedder,
+        ingestion=ingestion,
+        retriever=retriever,
+        models=models,
+        queries=answering.queries,
+        crawls=_crawls(settings, storage.registry, ingestion, events),
+        conversations=answering.conversations,
+        keys=access.keys,
+        audit=AuditLog(storage.registry.engine),
+        oauth=access.oauth,
+        grants=access.grants,
+        secrets=secrets,
+        events=events,
+        webhooks=webhooks,
+        webhook_dispatcher=dispatcher,
+        leads=answering.leads,
+        credentials=credentials,
+        reconciler=Reconciler(
+            storage.registry, {"vectors": storage.store, "lexical": storage.lexical}, ingestion.lock
+        ),
+    )
+
+
+def _storage(settings: Settings) -> _Storage:
+    registry = Registry(settings.database_url)
     lexical = SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
     store = ChromaStore(
         path=settings.storage.data_dir / "chroma",
@@ -97,16 +187,26 @@ def build_container(
         port=settings.store.chroma_port,
         texts=lexical,  # chunk texts live in the lexical index only
     )
-    embedder = embedder or SentenceTransformerEmbedder(
-        settings.embedding.model,
+    return _Storage(registry, lexical, store)
+
+
+def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    embedding = settings.embedding
+    return SentenceTransformerEmbedder(
+        embedding.model,
         cache_dir=settings.model_cache_dir,
-        device=settings.embedding.device,
-        batch_size=settings.embedding.batch_size,
-        batch_tokens=settings.embedding.batch_tokens,
-        threads=settings.embedding.threads,
-        backend=settings.embedding.backend,
+        device=embedding.device,
+        batch_size=embedding.batch_size,
+        batch_tokens=embedding.batch_tokens,
+        threads=embedding.threads,
+        backend=embedding.backend,
         pool_nice=settings.ingest.background_nice,
     )
+
+
+def _ingestion(
+    settings: Settings, storage: _Storage, embedder: SentenceTransformerEmbedder, events: EventBus
+) -> IngestionService:
     chunker = SentenceChunker(
         settings.chunking.chunk_size,
         settings.chunking.chunk_overlap,
@@ -117,95 +217,104 @@ def build_container(
         max_pdf_pages=settings.ingest.max_pdf_pages,
         max_unzipped_bytes=settings.ingest.max_unzipped_bytes,
         max_text_chars=settings.ingest.max_text_chars,
+        parse_timeout_s=settings.ingest.parse_timeout_s,
     )
-    ingestion = IngestionService(
-        registry,
-        store,
-        lexical,
+    return IngestionService(
+        storage.registry,
+        storage.store,
+        storage.lexical,
         embedder,
         chunker,
-        parse_bytes,
+        ParserPool(nice=settings.ingest.background_nice),
         limits,
         settings.ingest.max_upload_bytes,
         events=events,
         background=Background(settings.ingest.background_nice, name="ingest"),
     )
+
+
+def _retriever(
+    settings: Settings, storage: _Storage, embedder: SentenceTransformerEmbedder
+) -> Retriever:
     retrieval = settings.retrieval
     reranker = (
         CrossEncoderReranker(retrieval.rerank_model, retrieval.rerank_depth)
         if retrieval.rerank_model
         else None
     )
-    retriever = Retriever(
-        registry,
-        store,
-        lexical,
-        embedder,
-        RetrievalConfig(
-            mode=retrieval.mode,
-            fusion=retrieval.fusion,
-            dense_weight=retrieval.dense_weight,
-            min_score=retrieval.min_score,
-            candidates=retrieval.candidates,
-        ),
-        reranker,
+    config = RetrievalConfig(
+        mode=retrieval.mode,
+        fusion=retrieval.fusion,
+        dense_weight=retrieval.dense_weight,
+        min_score=retrieval.min_score,
+        min_term_coverage=retrieval.min_term_coverage,
+        candidates=retrieval.candidates,
     )
-    secrets = SecretBox.from_settings(
+    return Retriever(storage.registry, storage.store, storage.lexical, embedder, config, reranker)
+
+
+def _secrets(settings: Settings) -> SecretBox:
+    encryption_keys = settings.security.encryption_keys
+    return SecretBox.from_settings(
         encryption_keys.get_secret_value() if encryption_keys else None,
         settings.storage.data_dir,
     )
-    credentials = CredentialRepository(registry.engine, secrets)
-    models = ModelRegistry(settings.llm, embedder, credentials.secret)
-    queries = QueryService(
-        retriever,
-        models,
-        settings.llm.max_new_tokens,
-        kb_default_model=lambda kb_id: registry.get_kb(kb_id).default_model,
+
+
+def _models(
+    settings: Settings, embedder: SentenceTransformerEmbedder, credentials: CredentialRepository
+) -> ModelRegistry:
+    return ModelRegistry(settings.llm, embedder, credentials.secret)
+
+
+def _answering(
+    settings: Settings,
+    registry: Registry,
+    retriever: Retriever,
+    models: ModelRegistry,
+    events: EventBus,
+) -> _Answering:
+    queries = QueryService(registry, retriever, models, settings.llm.max_new_tokens)
+    limits = StorageLimits(
+        messages_per_conversation=settings.chat.max_messages_per_conversation,
+        events_per_conversation=settings.chat.max_events_per_conversation,
+        conversations_per_user=settings.chat.max_conversations_per_user,
+        leads_per_conversation=settings.chat.max_leads_per_conversation,
     )
-    catalog = Catalog(registry, store, lexical, validate_model=models.validate)
+    history = ConversationRepository(registry.engine, limits)
     conversations = ConversationService(
-        ConversationRepository(registry.engine),
+        history,
+        ProfileRepository(registry.engine),
         registry,
         queries,
         QuestionRewriter(models, use_llm=settings.chat.llm_rewrite),
         history_messages=settings.chat.history_messages,
         events=events,
     )
-    webhooks, dispatcher = _webhooks(settings, registry, events, secrets)
-    return Container(
-        settings=settings,
-        registry=registry,
-        store=store,
-        lexical=lexical,
-        catalog=catalog,
-        embedder=embedder,
-        ingestion=ingestion,
-        retriever=retriever,
-        models=models,
-        queries=queries,
-        crawls=CrawlService(
-            CrawlDeps(
-                ingestion,
-                registry,
-                CrawlRepository(registry.engine),
-                settings.crawl,
-                settings.ingest.max_upload_bytes,
-                events=events,
-            )
-        ),
-        conversations=conversations,
-        keys=KeyRepository(
-            registry.engine, timedelta(seconds=settings.security.key_grace_period_s)
-        ),
-        audit=AuditLog(registry.engine),
-        oauth=_oauth(settings, registry),
-        secrets=secrets,
-        events=events,
-        webhooks=webhooks,
-        webhook_dispatcher=dispatcher,
-        leads=LeadRepository(registry.engine, events),
-        credentials=credentials,
+    leads = LeadService(LeadRepository(registry.engine, events, limits), history, registry)
+    return _Answering(queries, conversations, leads)
+
+
+def _crawls(
+    settings: Settings, registry: Registry, ingestion: IngestionService, events: EventBus
+) -> CrawlService:
+    return CrawlService(
+        CrawlDeps(
+            ingestion,
+            registry,
+            CrawlRepository(registry.engine),
+            settings.crawl,
+            settings.ingest.max_upload_bytes,
+            events=events,
+        )
     )
+
+
+def _access(settings: Settings, registry: Registry, catalog: Catalog) -> _Access:
+    grace = timedelta(seconds=settings.security.key_grace_period_s)
+    keys = KeyRepository(registry.engine, grace)
+    oauth = _oauth(settings, registry)
+    return _Access(keys, oauth, Grants(keys, oauth.clients, catalog))
 
 
 def _webhooks(

@@ -1,17 +1,25 @@
 """Crawl a generated local site of a few thousand pages, politeness delays off; print pages/s
-end to end (fetch, parse, chunk, embed, store).
+end to end (fetch, parse, chunk, embed, store), and how soon starting a crawl returns.
 
-Usage: .venv/bin/python bench/crawl_bench.py [--pages N] [--concurrency C]
+With ``--delay S`` (a few hundred pages are enough) it also prints the gaps between requests as
+the site saw them, which the delay must keep apart (figures the tests do not time: they check
+the gate on a fake clock, tests/ingest/crawl/test_units.py).
+
+Usage: .venv/bin/python bench/crawl_bench.py [--pages N] [--concurrency C] [--delay S]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import multiprocessing
 import random
+import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -62,6 +70,9 @@ WORDS = [
 ]
 
 
+ARRIVALS = "/__arrivals"  # the bench's own question to its site, never linked
+
+
 def make_site(pages: int, seed: int = 7) -> dict[str, bytes]:
     """Pages of ~120 distinct words linking to a few others, plus robots.txt and a sitemap."""
     rng = random.Random(seed)
@@ -86,6 +97,8 @@ def make_site(pages: int, seed: int = 7) -> dict[str, bytes]:
 
 
 def _serve_forever(site: dict[str, bytes], ports: multiprocessing.Queue[int]) -> None:
+    arrivals: list[float] = []  # when each request came in, answered at ARRIVALS
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out as separate writes
@@ -94,7 +107,11 @@ def _serve_forever(site: dict[str, bytes], ports: multiprocessing.Queue[int]) ->
             pass
 
         def do_GET(self) -> None:
-            body = site.get(self.path)
+            if self.path == ARRIVALS:
+                body = json.dumps(arrivals).encode()
+            else:
+                arrivals.append(time.monotonic())
+                body = site.get(self.path)
             self.send_response(200 if body is not None else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body or b"")))
@@ -120,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--delay", type=float, default=0.0, help="Seconds between requests.")
     args = parser.parse_args()
     server, base = serve(make_site(args.pages))
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,13 +156,16 @@ def main() -> None:
             max_pages=args.pages + 10,
             max_depth=1000,
             concurrency=args.concurrency,
-            delay_s=0,
+            delay_s=args.delay,
         )
+        start_ms = (time.perf_counter() - started) * 1000
         container.crawls.wait(job.id)
         elapsed = time.perf_counter() - started
         job = container.crawls.get(kb.id, job.id)
         chunks = sum(d.chunk_count for d in container.catalog.list_documents(kb.id, 100_000, 0)[0])
         container.close()
+    with urllib.request.urlopen(base + ARRIVALS, timeout=30) as answer:
+        arrivals = json.loads(answer.read())
     server.terminate()
     server.join()
     counts = job.counts
@@ -155,6 +176,14 @@ def main() -> None:
     print(f"passages          {chunks} ({chunks / max(counts.ingested, 1):.2f} per page)")
     print(f"wall time         {elapsed:.1f} s")
     print(f"pages/s           {counts.ingested / elapsed:.1f} (end to end, including embedding)")
+    print(f"start returned    {start_ms:.1f} ms (the API answers 202 then)")
+    if args.delay > 0 and len(arrivals) > 2:
+        gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+        print(
+            f"request gaps      min {min(gaps) * 1000:.1f} ms, median "
+            f"{statistics.median(gaps) * 1000:.1f} ms (delay {args.delay * 1000:.0f} ms; "
+            "measured where requests arrive, so scheduling jitter shows)"
+        )
 
 
 if __name__ == "__main__":

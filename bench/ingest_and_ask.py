@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from api.container import build_container  # noqa: E402
+from engine.question import Question  # noqa: E402
 from engine.retrieval.retriever import SearchRequest  # noqa: E402
 from ingest.sources import RawSource  # noqa: E402
 from kb.settings import Settings  # noqa: E402
@@ -70,7 +71,7 @@ def main() -> None:
             container.retriever.search(kb.id, SearchRequest(QUESTION, top_k=5))
             latencies.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        answer = container.queries.answer(kb.id, QUESTION)
+        answer = container.queries.answer(Question(kb.id, QUESTION))
         answer_s = time.perf_counter() - t0
         container.close()
 

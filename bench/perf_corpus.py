@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from api.container import Container
-from kb.models import Chunk, Document, chunk_id
+from kb.models import Chunk, Document, chunk_id, content_version
 
 CHUNKS_PER_DOC = 10
 NOISE = 0.01  # per dimension; cosine to the real vector stays ~0.98
@@ -33,14 +33,15 @@ def build_kb(
             digest = hashlib.sha256("\0".join(part).encode()).hexdigest()
             doc_id = f"doc_{name}_{(start + first) // CHUNKS_PER_DOC:06d}"
             source = f"generated:{name}/{doc_id}"
+            version = content_version(digest)
             offset = 0
             for index, text in enumerate(part):
                 chunks.append(
                     Chunk(
-                        id=chunk_id(doc_id, digest[:16], index),
+                        id=chunk_id(doc_id, version, index),
                         kb_id=kb.id,
                         document_id=doc_id,
-                        version=digest[:16],
+                        version=version,
                         index=index,
                         text=text,
                         title=doc_id,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 from engine.llms.base import AnswerModel, Generation, Prompt
 from engine.llms.registry import ModelRegistry
-from engine.prompts import NOT_FOUND_ANSWER, Asker, build_prompt
-from engine.retrieval.retriever import Retriever, SearchFilters, SearchRequest
+from engine.prompts import NOT_FOUND_ANSWER, build_prompt
+from engine.question import Question
+from engine.retrieval.retriever import Retriever
 from engine.streaming import Delta, Finished, MarkerFilter, ModelRun, StreamEvent, model_pieces
-from kb.models import Answer, Citation, Passage
+from kb.db.registry import Registry
+from kb.models import Answer, Citation, KnowledgeBase, Passage
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _REFUSALS = (
@@ -37,75 +39,53 @@ class QueryService:
     """Answers questions from one knowledge base, citing the passages used."""
 
     def __init__(
-        self,
-        retriever: Retriever,
-        models: ModelRegistry,
-        max_new_tokens: int,
-        kb_default_model: Callable[[str], str | None] | None = None,
+        self, registry: Registry, retriever: Retriever, models: ModelRegistry, max_new_tokens: int
     ) -> None:
+        self._registry = registry
         self._retriever = retriever
         self._models = models
         self._max_new_tokens = max_new_tokens
-        self._kb_default_model = kb_default_model or (lambda _kb_id: None)
 
-    def model_spec(self, kb_id: str, requested: str | None) -> str | None:
+    def knowledge_base(self, kb_id: str) -> KnowledgeBase:
+        """The knowledge base a question is asked of, read once (its row, no document counts)."""
+        return self._registry.get_kb(kb_id, counts=False)
+
+    @staticmethod
+    def model_spec(kb: KnowledgeBase, requested: str | None) -> str | None:
         """The requested model spec, else the knowledge base's default (None: the server's)."""
-        return requested or self._kb_default_model(kb_id)
+        return requested or kb.default_model
 
-    def model_for(self, kb_id: str, requested: str | None) -> AnswerModel:
-        """The requested model, else the knowledge base's default, else the server's."""
-        return self._models.get(self.model_spec(kb_id, requested))
+    def answer(self, question: Question, kb: KnowledgeBase | None = None) -> Answer:
+        """A grounded answer, or an honest "not in the knowledge base".
 
-    def answer(
-        self,
-        kb_id: str,
-        question: str,
-        model: str | None = None,
-        top_k: int = 5,
-        filters: SearchFilters | None = None,
-        mode: str | None = None,
-        asker: Asker | None = None,
-    ) -> Answer:
-        """A grounded answer, or an honest "not in the knowledge base"."""
-        llm = self.model_for(kb_id, model)
-        passages = self._search(kb_id, question, top_k, filters, mode)
+        ``kb`` is the question's knowledge base when the caller has read it already.
+        """
+        llm, passages = self._prepare(question, kb)
         if not passages:
             return Answer(NOT_FOUND_ANSWER, [], llm.name, grounded=False)
-        prompt = build_prompt(question, passages, asker)
+        prompt = build_prompt(question.text, passages, question.asker)
         generation = llm.generate(prompt, self._max_new_tokens)
         return finish_answer(generation, passages)
 
     def stream(
-        self,
-        kb_id: str,
-        question: str,
-        model: str | None = None,
-        top_k: int = 5,
-        filters: SearchFilters | None = None,
-        mode: str | None = None,
-        asker: Asker | None = None,
+        self, question: Question, kb: KnowledgeBase | None = None
     ) -> Generator[StreamEvent, None, None]:
         """Like ``answer``, as events: text deltas as generated, then the checked answer.
 
         The model is resolved and the passages retrieved before this returns, so those errors
         raise here rather than mid-stream; closing the generator stops the generation.
         """
-        llm = self.model_for(kb_id, model)
-        passages = self._search(kb_id, question, top_k, filters, mode)
-        return self._stream(llm, build_prompt(question, passages, asker), passages)
+        llm, passages = self._prepare(question, kb)
+        prompt = build_prompt(question.text, passages, question.asker)
+        return self._stream(llm, prompt, passages)
 
-    def _search(
-        self,
-        kb_id: str,
-        question: str,
-        top_k: int,
-        filters: SearchFilters | None,
-        mode: str | None,
-    ) -> list[Passage]:
-        request = SearchRequest(
-            question, top_k=top_k, mode=mode, filters=filters or SearchFilters()
-        )
-        return self._retriever.search(kb_id, request)
+    def _prepare(
+        self, question: Question, kb: KnowledgeBase | None
+    ) -> tuple[AnswerModel, list[Passage]]:
+        """The answering model and the passages: the knowledge base is read at most once."""
+        kb = kb or self.knowledge_base(question.kb_id)
+        llm = self._models.get(self.model_spec(kb, question.model))
+        return llm, self._retriever.search_in(kb, question.search_request())
 
     def _stream(
         self, llm: AnswerModel, prompt: Prompt, passages: list[Passage]

@@ -1,5 +1,10 @@
 """Conversations with memory: each message is answered with the history in mind, and both sides
-are stored."""
+are stored.
+
+A conversation started by a visitor (``UserMessage.visitor``: through a publishable key) is
+bound to them by a visitor token, returned once; its user id is whatever the visitor's page
+said, so no stored profile is told to the model in it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any, Literal
 
 from engine.answer import QueryService
 from engine.prompts import Asker
+from engine.question import Question
 from engine.rewrite import QuestionRewriter, Turn
 from engine.streaming import Finished, StreamEvent
 from kb.db.conversations import (
@@ -17,11 +23,13 @@ from kb.db.conversations import (
     ConversationRepository,
     EventType,
     Message,
-    UserProfile,
+    new_visitor_token,
+    not_found,
 )
+from kb.db.profiles import ProfileRepository, UserProfile
 from kb.db.registry import Registry
-from kb.errors import ConversationNotFound, InvalidInput, KnowledgeBaseNotFound
-from kb.models import Answer
+from kb.errors import InvalidInput, KnowledgeBaseNotFound
+from kb.models import Answer, KnowledgeBase
 from kb.runtime.events import EventBus, EventName
 
 
@@ -46,6 +54,19 @@ class UserMessage:
     conversation_id: str | None = None
     model: str | None = None
     top_k: int = 5
+    # Sent from a visitor's browser (a publishable key): a new conversation gets a token.
+    visitor: bool = False
+
+
+@dataclass(frozen=True)
+class HeldConversation:
+    """The last message of a conversation the client keeps (the OpenAI-compatible API), with
+    the turns before it: nothing is stored."""
+
+    kb: str  # id or name
+    text: str
+    history: tuple[Turn, ...] = ()
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,13 +77,17 @@ class BotReply:
     user_message: Message
     bot_message: Message
     answer: Answer
+    # Only when the message started a visitor's conversation: the one time it is shown.
+    visitor_token: str | None = None
 
 
 @dataclass(frozen=True)
 class _Turn:
     conversation: Conversation
+    kb: KnowledgeBase
     text: str
-    standalone: str
+    question: Question  # the standalone question, history resolved
+    visitor_token: str | None = None
 
 
 class ConversationService:
@@ -71,6 +96,7 @@ class ConversationService:
     def __init__(
         self,
         repository: ConversationRepository,
+        profiles: ProfileRepository,
         registry: Registry,
         queries: QueryService,
         rewriter: QuestionRewriter,
@@ -78,6 +104,7 @@ class ConversationService:
         events: EventBus | None = None,
     ) -> None:
         self._repo = repository
+        self._profiles = profiles
         self._events = events  # told about new conversations and messages
         self._registry = registry
         self._queries = queries
@@ -87,16 +114,11 @@ class ConversationService:
     def send(self, message: UserMessage) -> BotReply:
         """Answer a message, storing it and the reply."""
         turn = self._prepare(message)
-        answer = self._queries.answer(
-            turn.conversation.kb_id,
-            turn.standalone,
-            model=message.model,
-            top_k=message.top_k,
-            asker=self._asker(message.user_id),
-        )
+        answer = self._queries.answer(turn.question, turn.kb)
         user = self._store_user(turn, message)
         bot = self._store_bot(turn.conversation, answer)
-        return BotReply(self._repo.get(turn.conversation.id), user, bot, answer)
+        conversation = self._repo.get(turn.conversation.id)
+        return BotReply(conversation, user, bot, answer, turn.visitor_token)
 
     def stream(self, message: UserMessage) -> Generator[StreamEvent, None, None]:
         """Answer a message as stream events; the reply is stored when it is complete.
@@ -104,40 +126,19 @@ class ConversationService:
         Unknown knowledge bases, conversations and models raise here, before any event.
         """
         turn = self._prepare(message)
-        events = self._queries.stream(
-            turn.conversation.kb_id,
-            turn.standalone,
-            model=message.model,
-            top_k=message.top_k,
-            asker=self._asker(message.user_id),
-        )
+        events = self._queries.stream(turn.question, turn.kb)
         user = self._store_user(turn, message)
-        return self._relay(turn.conversation, user, events)
+        return self._relay(turn, user, events)
 
-    def resolve_kb(self, id_or_name: str) -> str:
-        """The id of the knowledge base with this id or name, or KnowledgeBaseNotFound."""
-        kb = self._registry.find_kb(id_or_name)
-        if kb is None:
-            raise KnowledgeBaseNotFound(f"No knowledge base with id or name {id_or_name!r}.")
-        return kb.id
-
-    def complete(
-        self, kb: str, question: str, history: list[Turn], model: str | None = None
-    ) -> Answer:
+    def complete(self, held: HeldConversation) -> Answer:
         """Answer the last message of a client-held conversation (nothing is stored)."""
-        kb_id = self.resolve_kb(kb)
-        spec = self._queries.model_spec(kb_id, model)  # the rewriter uses the answering model
-        standalone = self._rewriter.standalone(question, history, spec)
-        return self._queries.answer(kb_id, standalone, model=model)
+        kb, question = self._held_question(held)
+        return self._queries.answer(question, kb)
 
-    def complete_stream(
-        self, kb: str, question: str, history: list[Turn], model: str | None = None
-    ) -> Generator[StreamEvent, None, None]:
+    def complete_stream(self, held: HeldConversation) -> Generator[StreamEvent, None, None]:
         """``complete`` as stream events."""
-        kb_id = self.resolve_kb(kb)
-        spec = self._queries.model_spec(kb_id, model)
-        standalone = self._rewriter.standalone(question, history, spec)
-        return self._queries.stream(kb_id, standalone, model=model)
+        kb, question = self._held_question(held)
+        return self._queries.stream(question, kb)
 
     def history(self, conversation_id: str, limit: int, offset: int) -> tuple[list[Message], int]:
         """A page of the conversation's messages, oldest first."""
@@ -148,60 +149,85 @@ class ConversationService:
         return self._repo.get(conversation_id)
 
     def set_variables(self, conversation_id: str, variables: dict[str, Any]) -> Conversation:
-        """Replace the conversation's variables (its state)."""
+        """Replace the conversation's variables (its state; StateTooLarge over the bound)."""
         return self._repo.set_variables(conversation_id, variables)
 
     def record_event(self, conversation_id: str, type_: EventType) -> ConversationEvent:
         """Record a typing or read event from the user's client."""
         return self._repo.add_event(conversation_id, type_)
 
-    def profile(self, user_id: str) -> UserProfile:
-        """The user's profile (empty when never saved)."""
-        return self._repo.get_profile(user_id)
+    def profile(self, kb_id: str, user_id: str) -> UserProfile:
+        """The user's profile in the knowledge base (empty when never saved)."""
+        return self._profiles.get(kb_id, user_id)
 
     def save_profile(self, profile: UserProfile) -> UserProfile:
-        """Create or replace a user's profile."""
-        return self._repo.put_profile(profile)
+        """Create or replace a user's profile in its knowledge base."""
+        return self._profiles.put(profile)
 
-    def _asker(self, user_id: str) -> Asker | None:
-        """Who is asking, from the user's profile (None when it says nothing)."""
-        profile = self._repo.get_profile(user_id)
-        if not (profile.name or profile.language or profile.plan):
+    def _asker(self, conversation: Conversation) -> Asker | None:
+        """Who is asking, from the user's profile in the conversation's knowledge base (None
+        when it says nothing, and in a visitor's conversation, whose user id nobody vouches
+        for: naming a customer's id must not make the bot talk as if to them)."""
+        if conversation.visitor_bound:
+            return None
+        profile = self._profiles.get(conversation.kb_id, conversation.user_id)
+        if not profile.tells_the_model:
             return None
         return Asker(profile.name, profile.language, profile.plan)
+
+    def _knowledge_base(self, id_or_name: str) -> KnowledgeBase:
+        """The knowledge base with this id or name, read once (no document counts)."""
+        kb = self._registry.find_kb(id_or_name, counts=False)
+        if kb is None:
+            raise KnowledgeBaseNotFound(f"No knowledge base with id or name {id_or_name!r}.")
+        return kb
+
+    def _held_question(self, held: HeldConversation) -> tuple[KnowledgeBase, Question]:
+        kb = self._knowledge_base(held.kb)
+        spec = self._queries.model_spec(kb, held.model)  # the rewriter uses the answering model
+        standalone = self._rewriter.standalone(held.text, list(held.history), spec)
+        return kb, Question(kb.id, standalone, model=held.model)
 
     def _prepare(self, message: UserMessage) -> _Turn:
         text = message.action.payload if message.action else message.text
         if not text or not text.strip():
             raise InvalidInput("A message needs 'text' or an 'action' with a payload.")
-        conversation = self._conversation(message)
+        kb = self._knowledge_base(message.kb_id)
+        conversation, token = self._conversation(kb.id, message)
+        # Refused before the model is asked, not when the reply is stored.
+        self._repo.check_room_for_turn(conversation.id)
         if message.action and message.action.variables:
-            merged = {**conversation.variables, **message.action.variables}
-            conversation = self._repo.set_variables(conversation.id, merged)
+            conversation = self._repo.merge_variables(conversation.id, message.action.variables)
         history = [
             Turn("user" if m.role == "user" else "assistant", m.text, m.standalone_question)
             for m in self._repo.recent_messages(conversation.id, self._history_messages)
         ]
-        spec = self._queries.model_spec(conversation.kb_id, message.model)
+        spec = self._queries.model_spec(kb, message.model)
         standalone = self._rewriter.standalone(text, history, spec)
-        return _Turn(conversation, text, standalone)
+        question = Question(
+            kb.id,
+            standalone,
+            model=message.model,
+            top_k=message.top_k,
+            asker=self._asker(conversation),
+        )
+        return _Turn(conversation, kb, text, question, token)
 
-    def _conversation(self, message: UserMessage) -> Conversation:
-        kb_id = self.resolve_kb(message.kb_id)
+    def _conversation(self, kb_id: str, message: UserMessage) -> tuple[Conversation, str | None]:
+        """The message's conversation, and its visitor token when it was started now."""
         if message.conversation_id is None:
-            created = self._repo.create(kb_id, message.user_id)
+            token = new_visitor_token() if message.visitor else None
+            created = self._repo.create(kb_id, message.user_id, visitor_token=token)
             self._publish(
                 "conversation.started",
                 {"conversation_id": created.id, "kb_id": kb_id, "user_id": created.user_id},
             )
-            return created
+            return created, token
         conversation = self._repo.get(message.conversation_id)
-        # Someone else's conversation is reported as missing rather than as forbidden.
+        # Someone else's conversation is reported as missing, in the same words.
         if conversation.kb_id != kb_id or conversation.user_id != message.user_id:
-            raise ConversationNotFound(
-                f"No conversation {message.conversation_id!r} for this user and knowledge base."
-            )
-        return conversation
+            raise not_found(message.conversation_id)
+        return conversation, None
 
     def _store_user(self, turn: _Turn, message: UserMessage) -> Message:
         stored = self._repo.add_message(
@@ -209,7 +235,7 @@ class ConversationService:
             "user",
             turn.text,
             action=asdict(message.action) if message.action else None,
-            standalone_question=turn.standalone,
+            standalone_question=turn.question.text,
         )
         self._message_created(turn.conversation, stored)
         return stored
@@ -245,19 +271,21 @@ class ConversationService:
 
     def _relay(
         self,
-        conversation: Conversation,
+        turn: _Turn,
         user: Message,
         events: Generator[StreamEvent, None, None],
     ) -> Generator[StreamEvent, None, None]:
         try:
             for event in events:
                 if isinstance(event, Finished):
-                    bot = self._store_bot(conversation, event.answer)
+                    bot = self._store_bot(turn.conversation, event.answer)
                     ids = {
-                        "conversation_id": conversation.id,
+                        "conversation_id": turn.conversation.id,
                         "user_message_id": user.id,
                         "message_id": bot.id,
                     }
+                    if turn.visitor_token:
+                        ids["visitor_token"] = turn.visitor_token
                     event = Finished(event.answer, ids)
                 yield event
         finally:

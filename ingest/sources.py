@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SUPPORTED_SUFFIXES = (".pdf", ".html", ".htm", ".md", ".markdown", ".txt", ".text", ".docx", ".rst")
+from ingest.parsers.registry import SUPPORTED_SUFFIXES
+from kb.models import clean_label
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,14 @@ class RawSource:
     title: str | None = None
     declared_type: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Cleaned here, not only in the stored Document: the source is also the key a later
+        # upload of the same source is found by, so both must be spelled alike.
+        for name in ("source", "filename", "title"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, clean_label(value))
 
 
 def safe_filename(name: str | None) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Iterable
+from contextlib import AbstractContextManager
 
 from kb.db.base import UNSET, Unset
 from kb.db.registry import Registry
@@ -21,10 +23,14 @@ class Catalog:
         store: VectorStore,
         lexical: LexicalIndex,
         validate_model: Callable[[str], None] | None = None,
+        write_lock: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
         self._registry = registry
         self._store = store
         self._lexical = lexical
+        # Ingestion's per-knowledge-base lock: a deletion waits for a write under way, which
+        # would otherwise re-create what was just dropped.
+        self._write_lock = write_lock or (lambda _kb_id: contextlib.nullcontext())
         # Model specs are the engine's business; it checks them for us (kb imports no engine).
         self._validate_model = validate_model or (lambda _spec: None)
 
@@ -51,15 +57,16 @@ class Catalog:
         return self._registry.get_kb(kb_id)
 
     def resolve_kb(self, id_or_name: str) -> KnowledgeBase | None:
-        """A knowledge base by id or name, for the CLI."""
-        return self._registry.find_kb(id_or_name)
+        """A knowledge base by id or name, without document counts (the CLI and access checks
+        need its id only; every request with a restricted key makes one)."""
+        return self._registry.find_kb(id_or_name, counts=False)
 
     def resolve_kb_ids(self, refs: Iterable[str]) -> list[str]:
         """The ids of the knowledge bases named by id or name; KnowledgeBaseNotFound if any is
         unknown."""
         ids = []
         for ref in refs:
-            found = self._registry.find_kb(ref)
+            found = self._registry.find_kb(ref, counts=False)
             if found is None:
                 raise KnowledgeBaseNotFound(f"No knowledge base has the id or name {ref!r}.")
             ids.append(found.id)
@@ -82,10 +89,15 @@ class Catalog:
         )
 
     def delete_kb(self, kb_id: str) -> None:
-        """Delete a knowledge base, its documents and its vectors."""
-        self._registry.delete_kb(kb_id)
-        self._store.drop(kb_id)
-        self._lexical.drop(kb_id)
+        """Delete a knowledge base and everything stored for it: every row that belongs to it
+        (documents, conversations, leads, crawls, webhook deliveries: ``kb.db.erasure``), its
+        vectors with the files Chroma leaves behind, and its lexical index, each overwritten
+        rather than left in free pages. Interrupted half-way, `kb doctor` (run at each start)
+        finishes it."""
+        with self._write_lock(kb_id):
+            self._registry.delete_kb(kb_id)
+            self._store.drop(kb_id)
+            self._lexical.drop(kb_id)
 
     def list_documents(self, kb_id: str, limit: int, offset: int) -> tuple[list[Document], int]:
         """A page of a knowledge base's documents and the total count."""
@@ -98,4 +110,4 @@ class Catalog:
     def document_chunks(self, kb_id: str, doc_id: str) -> list[Chunk]:
         """The chunks of a document's live version, in order."""
         document = self._registry.get_document(kb_id, doc_id)
-        return self._store.chunks(kb_id, doc_id, version=document.content_hash[:16])
+        return self._store.chunks(kb_id, doc_id, version=document.version)

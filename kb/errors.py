@@ -22,17 +22,21 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   ├── DeliveryNotFound (404, delivery_not_found)
     │   └── RouteNotFound (404, route_not_found)
     ├── MethodNotAllowed (405, method_not_allowed)
+    ├── RequestTimeout (408, request_timeout)
     ├── Conflict (409, conflict)
     │   ├── KnowledgeBaseExists (409, kb_exists)
     │   ├── CrawlInProgress (409, crawl_in_progress)
-    │   └── CrawlFinished (409, crawl_finished)
+    │   ├── CrawlFinished (409, crawl_finished)
+    │   └── LimitReached (409, limit_reached)
     ├── PayloadTooLarge (413, payload_too_large)
+    │   └── StateTooLarge (413, state_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── TooManyRequests (429, rate_limited)
     ├── UnprocessableDocument (422, unprocessable_document)
     │   ├── EmptyDocument (422, empty_document)
     │   ├── CorruptDocument (422, corrupt_document)
-    │   └── NoExtractableText (422, no_extractable_text)
+    │   ├── NoExtractableText (422, no_extractable_text)
+    │   └── DocumentTooComplex (422, document_too_complex)
     ├── OAuthError (400, invalid_request): the token endpoint, with RFC 6749 §5.2 ``error``
     │   ├── OAuthInvalidClient (401, invalid_client)
     │   ├── OAuthUnsupportedGrantType (400, unsupported_grant_type)
@@ -185,6 +189,12 @@ class MethodNotAllowed(KBError):
     status, code, title = 405, "method_not_allowed", "Method not allowed"
 
 
+class RequestTimeout(KBError):
+    """The client did not send its request (headers or body) in the time allowed."""
+
+    status, code, title = 408, "request_timeout", "Request timeout"
+
+
 class Conflict(KBError):
     """The request conflicts with the current state."""
 
@@ -209,10 +219,24 @@ class CrawlFinished(Conflict):
     code, title = "crawl_finished", "Crawl already finished"
 
 
+class LimitReached(Conflict):
+    """A conversation or user holds as much as one may (messages, conversations, leads):
+    ``limit`` names the cap."""
+
+    code, title = "limit_reached", "Limit reached"
+
+
 class PayloadTooLarge(KBError):
     """The upload or request body is over the configured limit."""
 
     status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class StateTooLarge(PayloadTooLarge):
+    """A stored free-form object (conversation variables, profile attributes, lead fields) would
+    exceed its bound once written: ``max_keys`` keys, ``max_bytes`` bytes of JSON."""
+
+    code, title = "state_too_large", "Stored object too large"
 
 
 class UnsupportedMediaType(KBError):
@@ -249,6 +273,12 @@ class NoExtractableText(UnprocessableDocument):
     """The file parses but holds no text (for example a scanned PDF without OCR)."""
 
     code, title = "no_extractable_text", "No extractable text"
+
+
+class DocumentTooComplex(UnprocessableDocument):
+    """Parsing the file overran the time budget for one document (``limit_s``)."""
+
+    code, title = "document_too_complex", "Document too complex"
 
 
 class OAuthError(KBError):

@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Bidirectional formatting characters reorder what follows them on screen (an override can make
+# "report\u202efdp.exe" show as "reportexe.pdf"); NUL and other controls break terminals, logs
+# and the surfaces that quote a title or source name. Tab, newline and the like become a space.
+_LABEL_TABLE = {
+    **{code: " " for code in (*range(0x20), *range(0x7F, 0xA0))},
+    0x00: None,
+    **dict.fromkeys((0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)), None),
+}
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_label(text: str) -> str:
+    """``text`` fit to show as a title or source name: without NUL, bidirectional formatting
+    characters or lone surrogates, other control characters turned into spaces, trimmed."""
+    return _LONE_SURROGATE.sub("", text.translate(_LABEL_TABLE)).strip()
+
+
+def _clean_labels(instance: object, *names: str) -> None:
+    # Frozen dataclasses: set through object, as dataclasses itself does in __init__.
+    for name in names:
+        value = getattr(instance, name)
+        if isinstance(value, str):
+            object.__setattr__(instance, name, clean_label(value))
+
 
 @dataclass(frozen=True)
 class KnowledgeBase:
-    """An isolated collection of documents that questions are asked against."""
+    """An isolated collection of documents that questions are asked against.
+
+    ``document_count`` and ``chunk_count`` are None when it was read without counting its
+    documents (``Registry.get_kb(..., counts=False)``, what answering a question needs)."""
 
     id: str
     name: str
     description: str
     created_at: datetime
     updated_at: datetime
-    document_count: int = 0
-    chunk_count: int = 0
+    document_count: int | None = None
+    chunk_count: int | None = None
     default_model: str | None = None
+
+
+def content_version(content_hash: str) -> str:
+    """The version a content hash names: its first 16 hex digits, as chunk ids carry it."""
+    return content_hash[:16]
 
 
 @dataclass(frozen=True)
@@ -38,6 +71,14 @@ class Document:
     updated_at: datetime
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _clean_labels(self, "title", "source")
+
+    @property
+    def version(self) -> str:
+        """The live version's name, as its chunks carry it (``chunk_id``)."""
+        return content_version(self.content_hash)
 
 
 def chunk_id(document_id: str, version: str, index: int) -> str:
@@ -71,6 +112,9 @@ class Chunk:
     page: int | None = None
     page_end: int | None = None
     section: str | None = None
+
+    def __post_init__(self) -> None:
+        _clean_labels(self, "title", "source", "section")
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata as stored next to the vector (None values left out)."""

@@ -47,8 +47,11 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     # Tests poll and walk routes faster than a client should; rate limits have their own tests.
     settings.security.rate_limit = ""
     for dotted, value in overrides.items():
-        section, field = dotted.split("__")
-        setattr(getattr(settings, section), field, value)
+        *sections, field = dotted.split("__")  # llm__anthropic__base_url: nested sections
+        target: object = settings
+        for section in sections:
+            target = getattr(target, section)
+        setattr(target, field, value)
     return settings
 
 

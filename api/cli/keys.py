@@ -18,6 +18,7 @@ from kb.access.oauth import OAuthClientRepository
 from kb.db.audit import CLI_ACTOR, AuditEvent, AuditLog
 from kb.db.registry import Registry
 from kb.errors import KnowledgeBaseNotFound
+from kb.runtime.private_files import keep_private
 from kb.settings import Settings
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -30,7 +31,7 @@ err = Console(stderr=True)
 def _repository() -> Iterator[tuple[Registry, KeyRepository]]:
     # Only the registry database: managing keys must not load the embedding model.
     settings = Settings()
-    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_private(settings.storage.data_dir)  # owner-only, and all it will hold
     registry = Registry(settings.database_url)
     try:
         grace = timedelta(seconds=settings.security.key_grace_period_s)

@@ -13,9 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.crawl import crawl_command
+from api.cli.doctor import doctor_command
 from api.cli.eval import eval_command
 from api.cli.keys import keys_app, oauth_app
 from api.container import Container, build_container
+from engine.question import Question
 from ingest.pipeline.service import IngestResult
 from ingest.sources import RawSource, iter_files
 from kb.errors import KBError
@@ -57,6 +59,7 @@ def serve(
 
     from api.app import create_app
     from api.log_config import configure_logging
+    from api.server.options import uvicorn_options
 
     settings = Settings()
     configure_logging(settings.log)  # JSON lines on stderr unless KB_LOG__FORMAT=text
@@ -68,6 +71,8 @@ def serve(
         # uvicorn's messages go through our handler; our access log replaces uvicorn's.
         log_config=None,
         access_log=False,
+        # Head deadline, connections per address, forwarded headers from trusted proxies only.
+        **uvicorn_options(container.settings.api),
     )
 
 
@@ -162,24 +167,27 @@ def ask(
     top_k: Annotated[int, typer.Option(help="Passages to retrieve.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
-    """Ask a question and print the cited answer."""
+    """Ask a question and print the cited answer; exit 3 when it is not grounded (either
+    output)."""
     container = _container()
-    answer = container.queries.answer(_kb(container, kb).id, question, model=model, top_k=top_k)
+    asked = Question(_kb(container, kb).id, question, model=model, top_k=top_k)
+    answer = container.queries.answer(asked)
     if as_json:
         from api.schemas.common import AnswerOut
 
         console.print_json(json.dumps(AnswerOut.of(answer).model_dump(mode="json")))
-        return
-    console.print(answer.answer, markup=False, highlight=False)
-    for c in answer.citations:
-        page = f", page {c.page}" if c.page is not None else ""
-        console.print(f"[{c.number}] {c.title} ({c.source}{page})", markup=False)
+    else:
+        console.print(answer.answer, markup=False, highlight=False)
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page is not None else ""
+            console.print(f"[{c.number}] {c.title} ({c.source}{page})", markup=False)
     if not answer.grounded:
         raise typer.Exit(3)
 
 
 app.command("eval")(eval_command)
 app.command("crawl")(crawl_command)
+app.command("doctor")(doctor_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(oauth_app, name="oauth-clients")
 

@@ -16,7 +16,7 @@ from api.errors import problem
 from kb.errors import Forbidden
 
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE"
-ALLOW_HEADERS = "Authorization, X-API-Key, Content-Type, X-Request-ID"
+ALLOW_HEADERS = "Authorization, X-API-Key, Content-Type, X-Request-ID, X-Visitor-Token"
 EXPOSE_HEADERS = "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, X-Request-ID"
 MAX_AGE_S = 600
 

@@ -20,6 +20,10 @@ from api.request_id import REQUEST_ID_HEADER, request_id_var
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("kb.access")
+# Path parameters that name a person: end users' ids are chosen by the site embedding the chat
+# (often an e-mail address or an account number). The access log writes their placeholder.
+PERSONAL_PATH_PARAMS = frozenset({"user_id"})
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def sane_request_id(value: str | None) -> str | None:
@@ -70,6 +74,36 @@ def matched_route(scope: Scope) -> tuple[str | None, dict[str, str]]:
         if found and scope["method"] in methods:
             return template, found.groupdict()
     return None, {}
+
+
+def _template_of_path(scope: Scope) -> tuple[str | None, dict[str, str]]:
+    """The template of the route this path belongs to, whatever the method (a 405 names a
+    known path too), and its path parameters."""
+    template, params = matched_route(scope)
+    if template is not None:
+        return template, params
+    app = scope.get("app")
+    if app is None or not hasattr(app, "openapi"):
+        return None, {}
+    for regex, candidate, _methods in _schema_routes(app):
+        found = regex.match(scope["path"])
+        if found:
+            return candidate, found.groupdict()
+    return None, {}
+
+
+def logged_path(scope: Scope) -> str:
+    """The request path as the access log writes it: a personal path parameter's value is
+    replaced by its placeholder (``/v1/users/{user_id}/profile``), other values are kept."""
+    template, params = _template_of_path(scope)
+    if template is None or not PERSONAL_PATH_PARAMS.intersection(params):
+        return str(scope["path"])
+
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1)
+        return f"{{{name}}}" if name in PERSONAL_PATH_PARAMS else params.get(name, found.group(0))
+
+    return _PARAM.sub(value, template)
 
 
 def route_template(scope: Scope) -> str | None:
@@ -132,8 +166,8 @@ class RequestContext:
 
     @staticmethod
     def _log(scope: Scope, request_id: str, status: int, seconds: float) -> None:
-        method, path = scope["method"], scope["path"]
-        # Never the query string, headers or body: they may carry secrets.
+        method, path = scope["method"], logged_path(scope)
+        # Never the query string, headers or body: they may carry secrets; never a person's id.
         access_log.info(
             "%s %s %s",
             method,

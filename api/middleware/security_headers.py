@@ -4,10 +4,11 @@ Answers quote documents, and documents may hold markup (``<script>``, ``<img one
 API only ever answers JSON, problem+json or Server-Sent Events; these headers make sure no
 browser sniffs such a body into HTML, runs it, frames it, or keeps a copy:
 
-- ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`` on every response;
-- ``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`` and
-  ``X-Frame-Options: DENY`` on every response but the interactive docs (``/docs``, ``/redoc``
-  load Swagger UI's and ReDoc's scripts and styles);
+- ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and
+  ``X-Frame-Options: DENY`` on every response;
+- ``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`` on every response
+  but the interactive docs pages (``/docs``, ``/redoc``), which send their own: scripts and
+  styles from this origin only (``api.docs``), never framed either;
 - ``Cache-Control: no-store`` unless the route chose its own (answers, keys and errors are
   private to the caller).
 
@@ -22,8 +23,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
-_ALWAYS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-_NOT_ON_DOCS = {"Content-Security-Policy": STRICT_CSP, "X-Frame-Options": "DENY"}
+_ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Pages whose own Content-Security-Policy (set by their route) is kept; any other is replaced.
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
@@ -42,8 +47,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in (_ALWAYS if docs else _ALWAYS | _NOT_ON_DOCS).items():
+                for name, value in _ALWAYS.items():
                     headers[name] = value
+                if docs:
+                    headers.setdefault("Content-Security-Policy", STRICT_CSP)
+                else:
+                    headers["Content-Security-Policy"] = STRICT_CSP
                 if "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
             await send(message)

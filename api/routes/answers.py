@@ -9,7 +9,6 @@ from api.auth import own_model_choice, require
 from api.deps import QueriesDep, RetrieverDep
 from api.schemas.common import AnswerOut, PassageOut, QueryIn, SearchIn, SearchOut
 from api.sse import SSE_RESPONSE, event_stream
-from engine.retrieval.retriever import SearchRequest
 
 router = APIRouter(prefix="/v1/kbs/{kb_id}", tags=["answers"])
 
@@ -18,16 +17,7 @@ router = APIRouter(prefix="/v1/kbs/{kb_id}", tags=["answers"])
 @router.post("/search", response_model=SearchOut, dependencies=[Depends(require("kb:read"))])
 def search(kb_id: str, body: SearchIn, retriever: RetrieverDep) -> SearchOut:
     """Passages best matching the query, best first (hybrid dense + BM25 by default)."""
-    passages = retriever.search(
-        kb_id,
-        SearchRequest(
-            body.query,
-            top_k=body.top_k,
-            min_score=body.min_score,
-            mode=body.mode,
-            filters=body.filters.to_domain(),
-        ),
-    )
+    passages = retriever.search(kb_id, body.to_domain())
     return SearchOut(results=[PassageOut.of(p) for p in passages])
 
 
@@ -45,22 +35,7 @@ def query(
     When nothing relevant is found the answer says so and ``grounded`` is false. With
     ``stream: true`` the answer comes as Server-Sent Events: ``delta``, ``citations``, ``done``.
     """
+    question = body.to_domain(kb_id)
     if body.stream:
-        events = queries.stream(
-            kb_id,
-            body.question,
-            model=body.model,
-            top_k=body.top_k,
-            filters=body.filters.to_domain(),
-            mode=body.mode,
-        )
-        return event_stream(request, events)
-    answer = queries.answer(
-        kb_id,
-        body.question,
-        model=body.model,
-        top_k=body.top_k,
-        filters=body.filters.to_domain(),
-        mode=body.mode,
-    )
-    return AnswerOut.of(answer)
+        return event_stream(request, queries.stream(question))
+    return AnswerOut.of(queries.answer(question))

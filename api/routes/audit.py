@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import LimitDep, OffsetDep, get_container
+from api.deps import AuditDep, LimitDep, OffsetDep
 from api.schemas.common import Page
 from kb.db.audit import AuditEntry
 
@@ -37,7 +37,7 @@ class AuditEntryOut(BaseModel):
 
 @router.get("", response_model=Page[AuditEntryOut])
 def list_audit(
-    request: Request,
+    audit: AuditDep,
     limit: LimitDep = 100,
     offset: OffsetDep = 0,
     actor: Annotated[
@@ -51,5 +51,5 @@ def list_audit(
     ] = None,
 ) -> Page[AuditEntryOut]:
     """Recorded administrative actions, newest first."""
-    items, total = get_container(request).audit.list(limit, offset, actor, action, since)
+    items, total = audit.list(limit, offset, actor, action, since)
     return Page(items=[AuditEntryOut.of(e) for e in items], total=total, limit=limit, offset=offset)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import conversation_kb, kb_in_body, own_model_choice
-from api.deps import OffsetDep, get_container
+from api.auth import conversation_in_body, kb_in_body, own_model_choice
+from api.deps import (
+    CallerDep,
+    ConversationsDep,
+    HistoryLimitDep,
+    OffsetDep,
+    ProfileKbDep,
+    UserIdPath,
+)
 from api.schemas.chat import (
     ConversationOut,
     EventIn,
@@ -23,44 +28,40 @@ from api.schemas.chat import (
 )
 from api.schemas.common import Page
 from api.sse import SSE_RESPONSE, event_stream
-from engine.conversation import ConversationService
 
+# Routes naming a conversation in the path are checked by `api.auth.require`: its knowledge
+# base, and for a publishable key the visitor's token.
 router = APIRouter(prefix="/v1", tags=["conversations"])
-# Routes naming a conversation check that the caller's key may reach its knowledge base.
-_OF_CONVERSATION = [Depends(conversation_kb)]
-
-
-def _conversations(request: Request) -> ConversationService:
-    return get_container(request).conversations
-
-
-ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
-HistoryLimitDep = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 
 
 @router.post(
     "/messages/send",
     response_model=SendOut,
     responses=SSE_RESPONSE,
-    dependencies=[Depends(kb_in_body("kb_id")), Depends(own_model_choice("model"))],
+    dependencies=[
+        Depends(kb_in_body("kb_id")),
+        Depends(conversation_in_body("conversation_id")),
+        Depends(own_model_choice("model")),
+    ],
 )
 def send_message(
-    body: SendIn, conversations: ConversationsDep, request: Request
+    body: SendIn, conversations: ConversationsDep, key: CallerDep, request: Request
 ) -> SendOut | StreamingResponse:
     """Send a user message (text or a button action) and get the bot's grounded reply.
 
     Omit ``conversation_id`` to start a conversation; follow-ups are read with its history.
     With ``stream: true`` the reply comes as Server-Sent Events, ``done`` carrying the ids.
+    A conversation started through a publishable key comes with a ``visitor_token``.
     """
+    message = body.to_domain(visitor=key is not None and key.kind == "publishable")
     if body.stream:
-        return event_stream(request, conversations.stream(body.to_domain()))
-    return SendOut.of(conversations.send(body.to_domain()))
+        return event_stream(request, conversations.stream(message))
+    return SendOut.of(conversations.send(message))
 
 
 @router.get(
     "/conversations/{conversation_id}",
     response_model=ConversationOut,
-    dependencies=_OF_CONVERSATION,
 )
 def get_conversation(conversation_id: str, conversations: ConversationsDep) -> ConversationOut:
     """A conversation with its variables and read/typing status."""
@@ -70,7 +71,6 @@ def get_conversation(conversation_id: str, conversations: ConversationsDep) -> C
 @router.get(
     "/conversations/{conversation_id}/history",
     response_model=Page[MessageOut],
-    dependencies=_OF_CONVERSATION,
 )
 def history(
     conversation_id: str,
@@ -87,7 +87,6 @@ def history(
     "/conversations/{conversation_id}/events",
     response_model=EventOut,
     status_code=202,
-    dependencies=_OF_CONVERSATION,
 )
 def post_event(conversation_id: str, body: EventIn, conversations: ConversationsDep) -> EventOut:
     """Record that the user is typing or has read the conversation."""
@@ -97,7 +96,6 @@ def post_event(conversation_id: str, body: EventIn, conversations: Conversations
 @router.get(
     "/conversations/{conversation_id}/variables",
     response_model=VariablesOut,
-    dependencies=_OF_CONVERSATION,
 )
 def get_variables(conversation_id: str, conversations: ConversationsDep) -> VariablesOut:
     """The conversation's variables (its state)."""
@@ -108,7 +106,6 @@ def get_variables(conversation_id: str, conversations: ConversationsDep) -> Vari
 @router.put(
     "/conversations/{conversation_id}/variables",
     response_model=VariablesOut,
-    dependencies=_OF_CONVERSATION,
 )
 def put_variables(
     conversation_id: str, body: VariablesIn, conversations: ConversationsDep
@@ -119,12 +116,16 @@ def put_variables(
 
 
 @router.get("/users/{user_id}/profile", response_model=ProfileOut)
-def get_profile(user_id: str, conversations: ConversationsDep) -> ProfileOut:
-    """The user's profile (empty attributes when never saved)."""
-    return ProfileOut.of(conversations.profile(user_id))
+def get_profile(
+    user_id: UserIdPath, kb: ProfileKbDep, conversations: ConversationsDep
+) -> ProfileOut:
+    """The user's profile in the knowledge base (empty attributes when never saved)."""
+    return ProfileOut.of(conversations.profile(kb, user_id))
 
 
 @router.put("/users/{user_id}/profile", response_model=ProfileOut)
-def put_profile(user_id: str, body: ProfileIn, conversations: ConversationsDep) -> ProfileOut:
-    """Create or replace the user's profile."""
-    return ProfileOut.of(conversations.save_profile(body.to_domain(user_id)))
+def put_profile(
+    user_id: UserIdPath, body: ProfileIn, kb: ProfileKbDep, conversations: ConversationsDep
+) -> ProfileOut:
+    """Create or replace the user's profile in the knowledge base."""
+    return ProfileOut.of(conversations.save_profile(body.to_domain(kb, user_id)))

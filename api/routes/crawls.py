@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, Request, status
-
-from api.deps import LimitDep, OffsetDep, get_container
+from api.deps import CrawlsDep, LimitDep, OffsetDep
 from api.schemas.crawls import CrawlCreate, CrawlOut, CrawlPage
-from ingest.crawl import CrawlService
 
 router = APIRouter(prefix="/v1/kbs/{kb_id}/crawls", tags=["crawls"])
-
-
-def _crawls(request: Request) -> CrawlService:
-    return get_container(request).crawls
-
-
-CrawlsDep = Annotated[CrawlService, Depends(_crawls)]
 
 
 @router.post("", response_model=CrawlOut, status_code=status.HTTP_202_ACCEPTED)

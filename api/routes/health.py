@@ -19,6 +19,5 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(container: ContainerDep) -> dict[str, object]:
     """The registry answers and the embedding model is loaded (loading it if needed)."""
-    await run_in_threadpool(container.registry.list_kbs, 1, 0)
-    await run_in_threadpool(container.embedder.embed, ["ready"])
-    return {"status": "ready", "embedding_model": container.embedder.name}
+    embedding_model = await run_in_threadpool(container.check_ready)
+    return {"status": "ready", "embedding_model": embedding_model}

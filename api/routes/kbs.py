@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from api.auth import ReachableKbsDep, unrestricted
-from api.deps import CatalogDep, LimitDep, OffsetDep
+from api.auth import unrestricted
+from api.deps import CatalogDep, LimitDep, OffsetDep, ReachableKbsDep
 from api.schemas.common import KnowledgeBaseCreate, KnowledgeBaseOut, KnowledgeBaseUpdate, Page
 from kb.db.base import UNSET
 

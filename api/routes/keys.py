@@ -5,27 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, Body, status
 
-from api.deps import CatalogDep, get_container
+from api.deps import GrantsDep, KeysDep
 from api.schemas.keys import IssuedKeyOut, KeyCreate, KeyOut, KeyRotate
-from kb.access.keys import KeyRepository
 
 router = APIRouter(prefix="/v1/keys", tags=["api keys"])
 
 
-def _keys(request: Request) -> KeyRepository:
-    return get_container(request).keys
-
-
-KeysDep = Annotated[KeyRepository, Depends(_keys)]
-
-
 @router.post("", response_model=IssuedKeyOut, status_code=status.HTTP_201_CREATED)
-def create_key(body: KeyCreate, keys: KeysDep, catalog: CatalogDep) -> IssuedKeyOut:
+def create_key(body: KeyCreate, grants: GrantsDep) -> IssuedKeyOut:
     """Create a key; its secret is in this response only."""
-    kb_ids = catalog.resolve_kb_ids(body.kb_ids) if body.kb_ids else None
-    issued = keys.create(body.scope_list(), kb_ids, body.name, body.kind, body.allowed_origins)
+    issued = grants.create_key(
+        body.scope_list(), body.kb_ids, body.name, body.kind, body.allowed_origins
+    )
     return IssuedKeyOut.issued(issued)
 
 

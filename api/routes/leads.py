@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, status
 
-from api.auth import conversation_kb, require, require_kb_access
-from api.deps import ContainerDep, LimitDep, OffsetDep
+from api.auth import require, require_kb_access
+from api.deps import LeadsDep, LimitDep, OffsetDep
 from api.schemas.common import Page
 from api.schemas.webhooks import LeadCreate, LeadOut
 
@@ -17,12 +17,12 @@ router = APIRouter(prefix="/v1", tags=["leads"])
     "/conversations/{conversation_id}/lead",
     response_model=LeadOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require("chat")), Depends(conversation_kb)],
+    # `require` checks the conversation in the path (knowledge base, visitor token).
+    dependencies=[Depends(require("chat"))],
 )
-def create_lead(conversation_id: str, body: LeadCreate, container: ContainerDep) -> LeadOut:
+def create_lead(conversation_id: str, body: LeadCreate, leads: LeadsDep) -> LeadOut:
     """Record the visitor's name, e-mail and question; fires ``lead.created``."""
-    conversation = container.conversations.get(conversation_id)
-    return LeadOut.of(container.leads.record(conversation, body.to_domain()))
+    return LeadOut.of(leads.record(conversation_id, body.to_domain()))
 
 
 @router.get(
@@ -31,9 +31,8 @@ def create_lead(conversation_id: str, body: LeadCreate, container: ContainerDep)
     dependencies=[Depends(require_kb_access)],
 )
 def list_leads(
-    kb_id: str, container: ContainerDep, limit: LimitDep = 50, offset: OffsetDep = 0
+    kb_id: str, leads: LeadsDep, limit: LimitDep = 50, offset: OffsetDep = 0
 ) -> Page[LeadOut]:
     """The knowledge base's leads, newest first."""
-    container.registry.get_kb(kb_id)
-    leads, total = container.leads.list(kb_id, limit, offset)
-    return Page(items=[LeadOut.of(lead) for lead in leads], total=total, limit=limit, offset=offset)
+    items, total = leads.list(kb_id, limit, offset)
+    return Page(items=[LeadOut.of(lead) for lead in items], total=total, limit=limit, offset=offset)

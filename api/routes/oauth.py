@@ -7,10 +7,10 @@ import binascii
 from typing import Annotated
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi import APIRouter, Form, Request, Response, status
 
 from api.auth import limit_address
-from api.deps import CatalogDep, get_container
+from api.deps import GrantsDep, OAuthDep
 from api.schemas.keys import IssuedClientOut, OAuthClientCreate, OAuthClientOut, TokenOut
 from kb.access.oauth import OAuthClient, OAuthService
 from kb.errors import OAuthError, OAuthInvalidClient, OAuthUnsupportedGrantType
@@ -20,20 +20,13 @@ router = APIRouter(prefix="/v1/oauth/clients", tags=["oauth"])
 token_router = APIRouter(tags=["oauth"])
 GRANT_TYPE = "client_credentials"
 
-
-def _oauth(request: Request) -> OAuthService:
-    return get_container(request).oauth
-
-
-OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 FormField = Annotated[str | None, Form()]
 
 
 @router.post("", response_model=IssuedClientOut, status_code=status.HTTP_201_CREATED)
-def create_client(body: OAuthClientCreate, oauth: OAuthDep, catalog: CatalogDep) -> IssuedClientOut:
+def create_client(body: OAuthClientCreate, grants: GrantsDep) -> IssuedClientOut:
     """Create a client; its secret is in this response only."""
-    kb_ids = catalog.resolve_kb_ids(body.kb_ids) if body.kb_ids else None
-    return IssuedClientOut.issued(oauth.clients.create(list(body.scopes), kb_ids, body.name))
+    return IssuedClientOut.issued(grants.create_client(list(body.scopes), body.kb_ids, body.name))
 
 
 @router.get("", response_model=list[OAuthClientOut])

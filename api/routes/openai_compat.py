@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import ReachableKbsDep, kb_in_body, own_model_choice
-from api.deps import CatalogDep, get_container
+from api.auth import kb_in_body, own_model_choice
+from api.deps import CatalogDep, ConversationsDep, ReachableKbsDep
 from api.schemas.openai import ChatCompletionIn, completion, model_list
 from api.sse import SSE_RESPONSE, ChunkRenderer, event_stream, stream_error
-from engine.conversation import ConversationService
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 _MAX_MODELS = 1000
-
-
-def _conversations(request: Request) -> ConversationService:
-    return get_container(request).conversations
-
-
-ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
 
 
 @router.get("/models")
@@ -45,10 +37,8 @@ def chat_completions(
     Earlier messages are the history a follow-up is read with. Checked citations are in the
     extra ``citations`` field (top level; in a stream, on the final chunk).
     """
-    question, history = body.question_and_history()
+    held = body.to_domain()
     if body.stream:
-        events = conversations.complete_stream(body.model, question, history, body.answer_model)
         render = ChunkRenderer(body.model, body.include_usage)
-        return event_stream(request, events, render, stream_error)
-    answer = conversations.complete(body.model, question, history, body.answer_model)
-    return completion(answer, body.model)
+        return event_stream(request, conversations.complete_stream(held), render, stream_error)
+    return completion(conversations.complete(held), body.model)

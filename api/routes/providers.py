@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from api.deps import ContainerDep, get_container
 from api.schemas.providers import ProviderCredentialIn, ProviderOut
-from kb.access.credentials import PROVIDERS, CredentialRepository
+from kb.access.credentials import CredentialRepository
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"])
 
@@ -29,7 +29,7 @@ def list_providers(container: ContainerDep) -> list[ProviderOut]:
     """Every provider: configured or not, from where, and the stored key's hint; never a key."""
     stored = container.credentials.list()
     out = []
-    for provider in PROVIDERS:
+    for provider in container.credentials.providers:
         if provider in stored:
             out.append(ProviderOut.stored(stored[provider]))
         else:

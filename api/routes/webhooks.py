@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Response, status
 
-from api.deps import LimitDep, OffsetDep, get_container
+from api.deps import DeliveryStatusDep, LimitDep, OffsetDep, WebhooksDep
 from api.schemas.common import Page
 from api.schemas.webhooks import (
     DeliveryOut,
@@ -17,20 +17,8 @@ from api.schemas.webhooks import (
     WebhookRotate,
     WebhookUpdate,
 )
-from api.webhooks.service import WebhookService
-from kb.webhooks.models import DeliveryStatus
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-
-
-def _webhooks(request: Request) -> WebhookService:
-    return get_container(request).webhooks
-
-
-WebhooksDep = Annotated[WebhookService, Depends(_webhooks)]
-StatusDep = Annotated[
-    DeliveryStatus | None, Query(alias="status", description="Only deliveries in this state.")
-]
 
 
 @router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
@@ -90,7 +78,7 @@ def rotate_secret(
 def list_deliveries(
     webhook_id: str,
     webhooks: WebhooksDep,
-    state: StatusDep = None,
+    state: DeliveryStatusDep = None,
     limit: LimitDep = 50,
     offset: OffsetDep = 0,
 ) -> Page[DeliveryOut]:

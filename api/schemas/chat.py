@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api.schemas.common import CitationOut, UsageOut
 from api.schemas.free_form import FreeFormObject
 from engine.conversation import Action, BotReply, UserMessage
-from kb.db.conversations import Conversation, ConversationEvent, Message, UserProfile
+from kb.db.conversations import Conversation, ConversationEvent, Message
+from kb.db.profiles import UserProfile
 from kb.models import Usage
 
 _ID = Field(min_length=1, max_length=200)
@@ -60,8 +61,8 @@ class SendIn(_Strict):
             raise ValueError("give exactly one of 'text' and 'action'")
         return self
 
-    def to_domain(self) -> UserMessage:
-        """The engine's message object."""
+    def to_domain(self, visitor: bool = False) -> UserMessage:
+        """The engine's message object; ``visitor`` when sent through a publishable key."""
         action = Action(**self.action.model_dump()) if self.action else None
         return UserMessage(
             kb_id=self.kb_id,
@@ -71,6 +72,7 @@ class SendIn(_Strict):
             conversation_id=self.conversation_id,
             model=self.model,
             top_k=self.top_k,
+            visitor=visitor,
         )
 
 
@@ -138,6 +140,11 @@ class SendOut(BaseModel):
     grounded: bool
     model: str
     usage: UsageOut
+    visitor_token: str | None = Field(
+        None,
+        description="Only when a publishable key started the conversation: send it as "
+        "X-Visitor-Token with every later request on the conversation. Shown this once.",
+    )
 
     @classmethod
     def of(cls, reply: BotReply) -> SendOut:
@@ -152,6 +159,7 @@ class SendOut(BaseModel):
             grounded=answer.grounded,
             model=answer.model,
             usage=usage_out(answer.usage),
+            visitor_token=reply.visitor_token,
         )
 
 
@@ -192,18 +200,31 @@ class ProfileIn(_Strict):
     """Body of PUT /v1/users/{user_id}/profile: replaces the profile."""
 
     name: str | None = Field(None, max_length=200)
-    language: str | None = Field(None, max_length=35, description="BCP 47 tag, e.g. 'fr-CA'.")
+    language: str | None = Field(
+        None,
+        max_length=35,
+        description="An ISO 639-1 code or BCP 47 tag ('fr', 'pt-BR') or a language's name "
+        "('French', 'français'); anything else is stored but not used.",
+    )
     plan: str | None = Field(None, max_length=200)
     attributes: FreeFormObject = Field(default_factory=dict, description="Free-form attributes.")
 
-    def to_domain(self, user_id: str) -> UserProfile:
+    def to_domain(self, kb_id: str, user_id: str) -> UserProfile:
         """The engine's profile object."""
-        return UserProfile(user_id, self.name, self.language, self.plan, dict(self.attributes))
+        return UserProfile(
+            kb_id=kb_id,
+            user_id=user_id,
+            name=self.name,
+            language=self.language,
+            plan=self.plan,
+            attributes=dict(self.attributes),
+        )
 
 
 class ProfileOut(BaseModel):
-    """A user's profile."""
+    """A user's profile in one knowledge base."""
 
+    kb_id: str
     user_id: str
     name: str | None
     language: str | None

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from engine.retrieval.retriever import SearchFilters
+from engine.question import Question
+from engine.retrieval.retriever import SearchFilters, SearchRequest
 from kb.models import Answer, Chunk, Citation, Document, KnowledgeBase, Passage
 
 T = TypeVar("T")
@@ -171,6 +172,16 @@ class SearchIn(_Strict):
     mode: Mode | None = Field(None, description="dense, lexical or hybrid (server default).")
     filters: FiltersIn = Field(default_factory=FiltersIn)
 
+    def to_domain(self) -> SearchRequest:
+        """The retriever's request object."""
+        return SearchRequest(
+            self.query,
+            top_k=self.top_k,
+            min_score=self.min_score,
+            mode=self.mode,
+            filters=self.filters.to_domain(),
+        )
+
 
 class PassageOut(BaseModel):
     """A retrieved passage."""
@@ -222,6 +233,17 @@ class QueryIn(_Strict):
     stream: bool = Field(
         False, description="Answer as Server-Sent Events: delta, citations, then done."
     )
+
+    def to_domain(self, kb_id: str) -> Question:
+        """The engine's question object, asked of the knowledge base ``kb_id``."""
+        return Question(
+            kb_id,
+            self.question,
+            model=self.model,
+            top_k=self.top_k,
+            mode=self.mode,
+            filters=self.filters.to_domain(),
+        )
 
 
 class CitationOut(BaseModel):

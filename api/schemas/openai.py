@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import CitationOut
+from engine.conversation import HeldConversation
 from engine.rewrite import Turn
 from kb.errors import InvalidInput
 from kb.models import Answer, KnowledgeBase, Usage
@@ -63,6 +64,12 @@ class ChatCompletionIn(BaseModel):
             if m.role in ("user", "assistant") and m.text().strip()
         ]
         return last.text(), history
+
+    def to_domain(self) -> HeldConversation:
+        """The engine's client-held conversation: the knowledge base named by ``model``, the
+        last user message and the turns before it, the answering model."""
+        question, history = self.question_and_history()
+        return HeldConversation(self.model, question, tuple(history), self.answer_model)
 
     @property
     def include_usage(self) -> bool:

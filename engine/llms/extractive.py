@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from engine.llms.base import NOT_FOUND_ANSWER, Generation, Prompt
+from engine.llms.providers.base import ProviderConfig, ProviderSpec
 from kb.embeddings.base import Embedder
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -93,3 +94,10 @@ class ExtractiveModel:
         )
         text = " ".join(f"{candidates[i].text} [{candidates[i].passage_number}]" for i in ordered)
         return Generation(text, self.name)
+
+
+def _build(config: ProviderConfig) -> ExtractiveModel:
+    return ExtractiveModel(config.embedder)
+
+
+SPEC = ProviderSpec(name="extractive", build=_build)

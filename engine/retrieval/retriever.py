@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.retrieval.fusion import FUSIONS
+from engine.retrieval.relevance import RelevanceFloor, names_an_identifier
 from kb.db.registry import Registry, TagValue
 from kb.embeddings.base import Embedder
 from kb.errors import InvalidInput
 from kb.index.lexical import LexicalHit, LexicalIndex
 from kb.index.vectors import DenseHit, VectorStore
-from kb.models import Passage
+from kb.models import KnowledgeBase, Passage, content_version
 
 MODES = ("dense", "lexical", "hybrid")
+_EXACT_MATCH_BONUS = 1.0
 _WORD = re.compile(r"\w+")
 # Runs the BM25 half of a search beside the dense half (SQLite releases the GIL).
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lexical")
@@ -34,7 +36,8 @@ class SearchFilters:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """A search: the query, how many passages, the relevance floor, the mode and filters."""
+    """A search: the query, how many passages, the dense relevance floor (cosine; the server's
+    when None), the mode and filters."""
 
     query: str
     top_k: int = 5
@@ -51,6 +54,7 @@ class RetrievalConfig:
     fusion: str = "rrf"
     dense_weight: float = 0.7
     min_score: float = 0.3
+    min_term_coverage: float = 0.75
     candidates: int = 40
 
 
@@ -83,14 +87,23 @@ class Retriever:
             raise InvalidInput(f"Unknown fusion {config.fusion!r}; use one of {sorted(FUSIONS)}.")
 
     def search(self, kb_id: str, request: SearchRequest) -> list[Passage]:
-        """Best passages first; those below the similarity floor are left out.
+        """Best passages first; those neither retriever vouches for are left out (see
+        ``engine.retrieval.relevance``: cosine under the floor and weak lexical evidence).
+
+        KnowledgeBaseNotFound unless the knowledge base exists; ``search_in`` when the caller
+        has read it already.
+        """
+        return self.search_in(self._registry.get_kb(kb_id, counts=False), request)
+
+    def search_in(self, kb: KnowledgeBase, request: SearchRequest) -> list[Passage]:
+        """``search`` in a knowledge base already read (it is not looked up again).
 
         Dense and lexical candidates are found concurrently, filtered to live versions and
         ranked by id; only the best-ranked lexical-only chunks are then fetched from the
         vector store (for their text and cosine similarity), a window at a time, until
-        ``top_k`` passages pass the floor and the near-duplicate check.
+        ``top_k`` passages pass the relevance floor and the near-duplicate check.
         """
-        self._registry.ensure_kb(kb_id)
+        kb_id = kb.id
         mode = request.mode or self._config.mode
         if mode not in MODES:
             raise InvalidInput(f"Unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}.")
@@ -116,27 +129,58 @@ class Retriever:
             hits = lexical_job.result() if lexical_job is not None else []
 
         # Chunks of a replaced version can linger until cleanup; they are never served.
-        live = self._registry.active_versions(
-            kb_id, {d.document_id for d in dense} | {h.document_id for h in hits}
-        )
-        dense = [d for d in dense if live.get(d.document_id, "")[:16] == d.version]
-        hits = [h for h in hits if live.get(h.document_id, "")[:16] == h.version]
+        live = {
+            doc_id: content_version(digest)
+            for doc_id, digest in self._registry.active_versions(
+                kb_id, {d.document_id for d in dense} | {h.document_id for h in hits}
+            ).items()
+        }
+        dense = [d for d in dense if live.get(d.document_id) == d.version]
+        hits = [h for h in hits if live.get(h.document_id) == h.version]
         ranked = self._rank(
-            mode, [(d.chunk_id, d.similarity) for d in dense], [(h.chunk_id, h.score) for h in hits]
+            mode,
+            [(d.chunk_id, d.similarity) for d in dense],
+            [(h.chunk_id, h.score) for h in hits],
+            {h.chunk_id for h in hits if names_an_identifier(h)},
         )
+        floor = RelevanceFloor(
+            self._config.min_score if request.min_score is None else request.min_score,
+            self._config.min_term_coverage,
+        )
+        # Lexical evidence is judged on its own: the cosine floor never drops these chunks.
+        vouched = {h.chunk_id for h in hits if floor.vouched_by_lexical(h)}
         similarity = {d.chunk_id: d.similarity for d in dense}
-        floor = self._config.min_score if request.min_score is None else request.min_score
+        passages = self._fetch_relevant(
+            kb_id, ranked, vector, similarity, vouched, floor, request.top_k
+        )
+        if self._reranker is not None and passages:
+            passages = self._reranker.rerank(request.query, passages)
+        return passages[: request.top_k]
+
+    def _fetch_relevant(
+        self,
+        kb_id: str,
+        ranked: list[tuple[str, float]],
+        vector: list[float],
+        similarity: dict[str, float],
+        vouched: set[str],
+        floor: RelevanceFloor,
+        top_k: int,
+    ) -> list[Passage]:
+        """The first relevant, distinct passages of ``ranked`` (``top_k``, or all of them for
+        the reranker), read from the vector store a window at a time; ``similarity`` gains the
+        cosine of the lexical-only chunks read."""
+
+        def relevant(cid: str) -> bool:  # an unknown similarity passes until it is read
+            return cid in vouched or floor.vouched_by_dense(similarity.get(cid, 1.0))
+
         # A reranker reorders everything that passes; without one, top_k passages suffice.
-        wanted = len(ranked) if self._reranker is not None else request.top_k
+        wanted = len(ranked) if self._reranker is not None else top_k
         # One vector-store read usually suffices; near-duplicates can take a second one.
-        window = request.top_k * 2 + 5
+        window = top_k * 2 + 5
         passages: list[Passage] = []
         for start in range(0, len(ranked), window):
-            part = [
-                (cid, score)
-                for cid, score in ranked[start : start + window]
-                if similarity.get(cid, floor) >= floor  # dense hits under the floor: no fetch
-            ]
+            part = [(cid, s) for cid, s in ranked[start : start + window] if relevant(cid)]
             chunks = {}
             for chunk, stored in self._store.get(kb_id, [cid for cid, _ in part]):
                 chunks[chunk.id] = chunk
@@ -145,24 +189,37 @@ class Retriever:
             passages += [
                 Passage(chunks[cid], score, similarity=similarity[cid])
                 for cid, score in part
-                if cid in chunks and similarity[cid] >= floor
+                if cid in chunks and relevant(cid)
             ]
             passages = _drop_near_duplicates(passages, keep=wanted)
             if len(passages) >= wanted:
                 break
-        if self._reranker is not None and passages:
-            passages = self._reranker.rerank(request.query, passages)
-        return passages[: request.top_k]
+        return passages
 
     def _rank(
-        self, mode: str, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]
+        self,
+        mode: str,
+        dense: list[tuple[str, float]],
+        lexical: list[tuple[str, float]],
+        exact: set[str],
     ) -> list[tuple[str, float]]:
+        """The candidates best first; in hybrid mode the ``exact`` ones (holding an identifier
+        of the query) first of all.
+
+        Weighted fusion ranks a chunk that only BM25 found below every dense candidate (RRF at
+        dense weight 0.7: BM25's first, 0.3/61, under dense's 40th, 0.7/100), so the one passage
+        holding "ORD88412" fell out of the top 5 behind passages merely about orders. Each
+        fusion's scores are at most 1, so a bonus of 1 puts exact matches first and keeps the
+        scores in rank order.
+        """
         if mode == "dense":
             return dense
         if mode == "lexical":
-            return lexical
+            return lexical  # BM25 already ranks a rare identifier's matches first
         weight = self._config.dense_weight
         fused = FUSIONS[self._config.fusion]([dense, lexical], [weight, 1.0 - weight])
+        for chunk_id in exact & fused.keys():
+            fused[chunk_id] += _EXACT_MATCH_BONUS
         return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
     def _resolve_documents(self, kb_id: str, filters: SearchFilters) -> list[str] | None:

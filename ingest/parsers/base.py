@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +42,8 @@ class ParseLimits:
     max_pdf_pages: int = 2000
     max_unzipped_bytes: int = 200 * 1024 * 1024
     max_text_chars: int = 20_000_000
+    # Wall-clock seconds one document's parse may take (ingest.parsers.isolation).
+    parse_timeout_s: float = 20.0
 
 
 class Parser(Protocol):
@@ -48,3 +51,15 @@ class Parser(Protocol):
 
     def parse(self, data: bytes, limits: ParseLimits) -> ParsedDocument:
         """Extract text; raise a kb.errors.UnprocessableDocument subclass when impossible."""
+
+
+@dataclass(frozen=True)
+class ParserSpec:
+    """One format the engine ingests, as its parser module declares it: the media type sniffing
+    names, the file suffixes read from directories, the parser, and whether its parse is linear
+    in the input (then it runs in the caller instead of a budgeted worker process)."""
+
+    media_type: str
+    suffixes: tuple[str, ...]
+    parser: Callable[[], Parser]
+    linear_time: bool = False

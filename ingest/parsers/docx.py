@@ -10,7 +10,7 @@ from docx.document import Document
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from ingest.parsers.base import ParsedDocument, ParseLimits
+from ingest.parsers.base import ParsedDocument, ParseLimits, ParserSpec
 from ingest.parsers.sniff import DOCX
 from kb.errors import CorruptDocument, NoExtractableText, UnprocessableDocument
 
@@ -112,3 +112,6 @@ def _title(document: Document) -> str | None:
         if (style == "Title" or style.startswith("Heading")) and paragraph.text.strip():
             return paragraph.text.strip()
     return None
+
+
+SPEC = ParserSpec(DOCX, (".docx",), DocxParser)

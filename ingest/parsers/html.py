@@ -8,7 +8,7 @@ import re
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
 
-from ingest.parsers.base import ParsedDocument, ParseLimits
+from ingest.parsers.base import ParsedDocument, ParseLimits, ParserSpec
 from ingest.parsers.sniff import HTML
 from kb.errors import NoExtractableText
 
@@ -168,3 +168,6 @@ def _mark_layout(root: Tag) -> None:
             tag.insert(0, _Break("#" * int(tag.name[1]) + " "))
         if tag.name not in _VOID_TAGS:
             tag.append(_Break(gap))
+
+
+SPEC = ParserSpec(HTML, (".html", ".htm"), HtmlParser)

@@ -7,7 +7,7 @@ import io
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
-from ingest.parsers.base import PageSpan, ParsedDocument, ParseLimits
+from ingest.parsers.base import PageSpan, ParsedDocument, ParseLimits, ParserSpec
 from ingest.parsers.sniff import PDF
 from kb.errors import CorruptDocument, NoExtractableText, UnprocessableDocument
 
@@ -119,3 +119,6 @@ def _title(reader: PdfReader) -> str | None:
     if not isinstance(title, str):
         return None
     return title.strip() or None
+
+
+SPEC = ParserSpec(PDF, (".pdf",), PdfParser)

@@ -1,25 +1,30 @@
-"""Media type -> parser factory, and the one entry point that sniffs then parses."""
+"""The parser specs by media type, and the one entry point that sniffs then parses."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ingest.parsers.base import ParsedDocument, ParseLimits, Parser
-from ingest.parsers.docx import DocxParser
-from ingest.parsers.html import HtmlParser
-from ingest.parsers.pdf import PdfParser
-from ingest.parsers.sniff import DOCX, HTML, MARKDOWN, PDF, PLAIN, sniff_media_type
-from ingest.parsers.text import MarkdownParser, PlainTextParser
+from ingest.parsers import docx, html, pdf, text
+from ingest.parsers.base import ParsedDocument, ParseLimits, Parser, ParserSpec
+from ingest.parsers.sniff import sniff_media_type
 
-PARSERS: dict[str, Callable[[], Parser]] = {
-    PDF: PdfParser,
-    DOCX: DocxParser,
-    HTML: HtmlParser,
-    MARKDOWN: MarkdownParser,
-    PLAIN: PlainTextParser,
-}
+# The formats the engine ingests, one spec per parser module (a new format: its module, one
+# line here, and its signature in ``ingest.parsers.sniff`` when it is not text).
+SPECS: tuple[ParserSpec, ...] = (
+    pdf.SPEC,
+    docx.SPEC,
+    html.SPEC,
+    text.MARKDOWN_SPEC,
+    text.PLAIN_SPEC,
+)
 
+PARSERS: dict[str, Callable[[], Parser]] = {spec.media_type: spec.parser for spec in SPECS}
 SUPPORTED_MEDIA_TYPES: tuple[str, ...] = tuple(PARSERS)
+# File suffixes read when ingesting a directory.
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(suffix for spec in SPECS for suffix in spec.suffixes)
+# Types whose parse is linear in the size of the input, so a worker process would cost them
+# more than it protects (ingest.parsers.isolation).
+LINEAR_TIME_TYPES: frozenset[str] = frozenset(s.media_type for s in SPECS if s.linear_time)
 
 
 def parse_bytes(
@@ -30,4 +35,9 @@ def parse_bytes(
 ) -> ParsedDocument:
     """Sniff the media type of ``data`` from its content and parse it with the matching parser."""
     media_type = sniff_media_type(data, filename=filename, declared=declared)
+    return parse_as(media_type, data, limits)
+
+
+def parse_as(media_type: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+    """Parse ``data`` with the parser of ``media_type`` (one of ``SUPPORTED_MEDIA_TYPES``)."""
     return PARSERS[media_type]().parse(data, limits)

@@ -36,13 +36,24 @@ _PREFERRED_LEGACY = "cp1252"
 # Text formats with a distinctive signature that we still cannot turn into prose.
 _TEXTUAL_BUT_UNSUPPORTED = frozenset({"application/rtf", "application/postscript"})
 
-_HTML_START = re.compile(
-    r"(?:\s|<!--.*?-->|<\?xml[^>]*\?>)*<(?:!doctype\s+html|html|head|body)[\s>/]", re.I | re.S
-)
+_PDF_HEADER = b"%PDF-"
+# Readers find a PDF's header after up to 1 KB of junk (Acrobat's rule; pypdf when not strict).
+_PDF_HEADER_WINDOW = 1024
+# What a sender means by "this is text": its Content-Type, or its file name.
+_TEXT_TYPES = frozenset({PLAIN, MARKDOWN, "text/x-markdown", "application/json"})
+_TEXT_SUFFIXES = frozenset({"txt", "text", "md", "markdown", "json"})
+
+# Each pattern here runs on untrusted text in the server process, so each is linear: a loop
+# skips the comments before an HTML start tag (``(?:<!--.*?-->)*`` in one pattern backtracks
+# exponentially over a run of comments), and link text and targets exclude the brackets that
+# open the next one (else every "[" rescans the rest of its line: quadratic).
+_LEADING_SPACE = re.compile(r"\s*")
+_XML_DECLARATION = re.compile(r"<\?xml[^>]*\?>", re.I)
+_HTML_OPENING = re.compile(r"<(?:!doctype\s+html|html|head|body)[\s>/]", re.I)
 _ANY_TAG = re.compile(r"<[a-zA-Z][a-zA-Z0-9]*[\s>/]")
 _MD_HEADING = re.compile(r"^#{1,6}[ \t]+\S", re.M)
 _MD_FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~)", re.M)
-_MD_LINK = re.compile(r"\[[^\]\n]+\]\([^)\s]+\)")
+_MD_LINK = re.compile(r"\[[^\[\]\n]+\]\([^\[)\s]+\)")
 
 
 def decode_text(data: bytes) -> str:
@@ -108,10 +119,16 @@ def sniff_media_type(data: bytes, filename: str | None = None, declared: str | N
     """The media type of ``data`` judged from its content; name and declared type break ties."""
     if not data.strip():
         raise EmptyDocument("the document is empty or holds only whitespace")
-    if b"%PDF-" in data[:1024]:
-        return PDF
-    if data.startswith(b"PK\x03\x04"):
-        return _sniff_zip(data)
+    suffix, declared_type = _suffix(filename), _base_type(declared)
+    # Text its sender calls text, in bytes that are valid UTF-8, is text: a signature in it (a
+    # note quoting "%PDF-1.7") is quoted, not a format. Real PDFs and DOCX files are not
+    # valid UTF-8 (binary comment line, compressed streams), so this never hides one.
+    said_text = declared_type in _TEXT_TYPES or suffix in _TEXT_SUFFIXES
+    if not (said_text and _is_utf8(data)):
+        if _has_pdf_header(data):
+            return PDF
+        if data.startswith(b"PK\x03\x04"):
+            return _sniff_zip(data)
     kind = filetype.guess(data)
     try:
         text = decode_text(data)
@@ -125,7 +142,23 @@ def sniff_media_type(data: bytes, filename: str | None = None, declared: str | N
         raise UnsupportedMediaType(_unsupported_kind(kind.mime, kind.extension))
     if not text.strip():
         raise EmptyDocument("the document is empty or holds only whitespace")
-    return _text_flavour(text, _suffix(filename), _base_type(declared))
+    return _text_flavour(text, suffix, declared_type)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _has_pdf_header(data: bytes) -> bool:
+    """``%PDF-`` at the start, or after a little junk (a mail or printer header) before a body
+    that is binary: text that merely mentions ``%PDF-`` is not a PDF."""
+    if data.startswith(_PDF_HEADER):
+        return True
+    return _PDF_HEADER in data[:_PDF_HEADER_WINDOW] and not _is_utf8(data)
 
 
 def _sniff_zip(data: bytes) -> str:
@@ -162,15 +195,36 @@ def _base_type(declared: str | None) -> str:
 
 def _text_flavour(text: str, suffix: str, declared: str) -> str:
     head = text[:65536]
-    if _HTML_START.match(head):
-        return HTML
-    if (suffix in ("html", "htm") or declared == HTML) and _ANY_TAG.search(head):
-        return HTML
-    if suffix in ("md", "markdown") or declared == MARKDOWN:
+    # Markup in text declared as text stays text, as browsers keep text/plain; a file name only
+    # suggests (a page saved as .txt is still a page).
+    if declared not in _TEXT_TYPES:
+        if _starts_as_html(head):
+            return HTML
+        if (suffix in ("html", "htm") or declared == HTML) and _ANY_TAG.search(head):
+            return HTML
+    if suffix in ("md", "markdown") or declared in (MARKDOWN, "text/x-markdown"):
         return MARKDOWN
     if suffix != "txt" and _looks_like_markdown(head):
         return MARKDOWN
     return PLAIN
+
+
+def _starts_as_html(text: str) -> bool:
+    """An HTML start tag (or doctype) after only whitespace, comments and an XML declaration."""
+    at = 0
+    while True:
+        space = _LEADING_SPACE.match(text, at)
+        at = space.end() if space else at
+        if text.startswith("<!--", at):
+            end = text.find("-->", at + 4)
+            if end < 0:
+                return False
+            at = end + 3
+            continue
+        declaration = _XML_DECLARATION.match(text, at)
+        if declaration is None:
+            return _HTML_OPENING.match(text, at) is not None
+        at = declaration.end()
 
 
 def _looks_like_markdown(text: str) -> bool:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 
-from ingest.parsers.base import ParsedDocument, ParseLimits
+from ingest.parsers.base import ParsedDocument, ParseLimits, ParserSpec
 from ingest.parsers.sniff import MARKDOWN, PLAIN, decode_text
 from kb.errors import EmptyDocument, NoExtractableText
 
+# These run on untrusted text in the server process (ingest.parsers.isolation), so each is
+# linear: a lazy group before optional trailing blanks ("(.+?)[ \t]*$") is quadratic in a run
+# of blanks, so the blanks and a heading's closing "#"s are stripped in code instead.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_FRONT_TITLE = re.compile(r"^title[ \t]*:[ \t]*(.+?)[ \t]*$", re.M)
-_H1 = re.compile(r"^#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_FRONT_TITLE = re.compile(r"^title[ \t]*:(.*)$", re.M)
+_H1 = re.compile(r"^#[ \t]+(.*)$")
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
 
 
@@ -49,7 +52,7 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
     if match is None:
         return None, text
     title_match = _FRONT_TITLE.search(match.group(1))
-    title = _unquote(title_match.group(1)) if title_match else None
+    title = _unquote(title_match.group(1).strip(" \t")) if title_match else None
     return title or None, text[match.end() :].lstrip("\n")
 
 
@@ -71,6 +74,19 @@ def first_h1(text: str) -> str | None:
             continue
         if fence is None:
             heading = _H1.match(line)
-            if heading:
-                return heading.group(1).strip()
+            if heading and heading.group(1).strip():
+                return _without_closing_hashes(heading.group(1).strip())
     return None
+
+
+def _without_closing_hashes(heading: str) -> str:
+    """``Title`` of ``Title ##``: a closing run of "#" counts after a blank only (``C#``)."""
+    bare = heading.rstrip("#")
+    if bare != heading and bare[-1:] in (" ", "\t"):
+        return bare.rstrip(" \t")
+    return heading
+
+
+# A decode and a few line scans: linear in the size, so parsed in the caller.
+PLAIN_SPEC = ParserSpec(PLAIN, (".txt", ".text", ".rst"), PlainTextParser, linear_time=True)
+MARKDOWN_SPEC = ParserSpec(MARKDOWN, (".md", ".markdown"), MarkdownParser, linear_time=True)

@@ -11,11 +11,13 @@
   the next one; one batch is in flight at a time.
 
 Preparing ahead reads the registry without the lock, so each prepared source is checked again
-under the lock before it is stored, and prepared again if its document changed meanwhile
-(another upload of the same source, or the same source twice in one call). A source found
-unchanged ahead is reported unchanged at once, unless the same source came earlier in the call
-(then it is looked at again under the lock, once this call's earlier writes are done). Results
-are reported (``on_done``) in the order of the sources, on the caller's thread.
+under the lock before it is stored, and moved onto its document if that changed meanwhile
+(another upload of the same source, or the same source twice in one call): ``settle``, which
+never parses, so no parse runs under the lock. A source found unchanged ahead is reported
+unchanged at once, unless the same source came earlier in the call (then it is looked at again
+under the lock once this call's earlier writes are done, and prepared again outside it if it
+changed). Results are reported (``on_done``) in the order of the sources, on the caller's
+thread.
 
 Sources that arrive slowly (a crawl of a slow or polite site) would wait for a full batch, or
 for the end of the call, before they are searchable and reported: such a caller yields
@@ -36,7 +38,7 @@ from typing import Final, Literal, Protocol
 
 from ingest.sources import RawSource
 from kb.errors import KBError
-from kb.models import Chunk, Document
+from kb.models import Chunk, Document, content_version
 
 Outcome = Literal["created", "updated", "unchanged"]
 # Sources parsed and chunked ahead of the one being handled: a batch's worth of small pages, so
@@ -73,6 +75,11 @@ class Prepared:
     # chunker knew them; empty: none known.
     token_ids: Sequence[Sequence[int] | None] = ()
 
+    @property
+    def version(self) -> str:
+        """The version its chunks are written under."""
+        return content_version(self.digest)
+
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -92,11 +99,17 @@ class BatchSteps(Protocol):
     def lock(self, kb_id: str) -> AbstractContextManager[object]:
         """The knowledge base's write lock."""
 
-    def prepare(self, kb_id: str, raw: RawSource) -> Prepared | IngestResult:
-        """Parse and chunk a source, or report it unchanged (under the lock)."""
+    def unchanged(self, kb_id: str, raw: RawSource) -> IngestResult | None:
+        """The source's result if its stored document holds this content (under the lock)."""
+
+    def prepare(self, kb_id: str, raw: RawSource) -> Prepared:
+        """Parse and chunk a source (without the lock)."""
 
     def prepare_ahead(self, kb_id: str, raw: RawSource) -> Prepared | Document:
         """Parse and chunk a source without the lock; its stored document when unchanged."""
+
+    def settle(self, prepared: Prepared, stored: Document | None) -> Prepared | IngestResult:
+        """``prepared`` made current against the source's stored document (under the lock)."""
 
     def stored_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
         """The documents stored for these sources, by source."""
@@ -108,9 +121,6 @@ class BatchSteps(Protocol):
         self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
     ) -> list[IngestResult]:
         """Store prepared sources with their vectors (under the lock)."""
-
-    def store(self, kb_id: str, batch: list[Prepared]) -> list[IngestResult]:
-        """Embed and store prepared sources (under the lock)."""
 
 
 class BatchRun:
@@ -201,7 +211,7 @@ class BatchRun:
 
     def _handle(self, index: int, raw: RawSource, ahead: Future[Prepared | Document]) -> None:
         try:
-            prepared: Prepared | IngestResult | Document = ahead.result()
+            prepared: Prepared | Document = ahead.result()
         except KBError as exc:
             self._report(index, raw, exc)
             return
@@ -219,13 +229,14 @@ class BatchRun:
             self._drain()  # this call's earlier writes first
             try:
                 with self._steps.lock(self._kb_id):
-                    prepared = self._steps.prepare(self._kb_id, raw)
+                    unchanged = self._steps.unchanged(self._kb_id, raw)
+                if unchanged is not None:
+                    self._report(index, raw, unchanged)
+                    return
+                prepared = self._steps.prepare(self._kb_id, raw)  # outside the lock
             except KBError as exc:
                 self._report(index, raw, exc)
                 return
-        if isinstance(prepared, IngestResult):
-            self._report(index, raw, prepared)
-            return
         self._pending.append((index, prepared))
         if self._pending_chunks() >= self._batch_chunks:
             self._flush()
@@ -249,11 +260,10 @@ class BatchRun:
                 self._report(*done)
 
     def _write(self, batch: list[tuple[int, Prepared]], vectors: list[list[float]]) -> list[Done]:
-        """Store an embedded batch under the lock (on the writer thread), preparing again what
-        changed since it was prepared."""
+        """Store an embedded batch under the lock (on the writer thread), each source settled
+        against its document as stored now."""
         done: list[Done] = []
         current: list[tuple[int, Prepared, list[list[float]]]] = []
-        again: list[tuple[int, Prepared]] = []
         with self._steps.lock(self._kb_id):
             stored = self._steps.stored_by_source(
                 self._kb_id, [prepared.raw.source for _, prepared in batch]
@@ -262,18 +272,11 @@ class BatchRun:
             for index, prepared in batch:
                 own = vectors[offset : offset + len(prepared.chunks)]
                 offset += len(prepared.chunks)
-                if stored.get(prepared.raw.source) == prepared.existing:
-                    current.append((index, prepared, own))
-                    continue
-                try:
-                    fresh = self._steps.prepare(self._kb_id, prepared.raw)
-                except KBError as exc:
-                    done.append((index, prepared.raw, exc))
-                    continue
-                if isinstance(fresh, IngestResult):
-                    done.append((index, prepared.raw, fresh))
+                settled = self._steps.settle(prepared, stored.get(prepared.raw.source))
+                if isinstance(settled, IngestResult):
+                    done.append((index, prepared.raw, settled))
                 else:
-                    again.append((index, fresh))
+                    current.append((index, settled, own))
             if current:
                 results = self._steps.commit(
                     self._kb_id,
@@ -283,11 +286,5 @@ class BatchRun:
                 done += [
                     (index, prepared.raw, result)
                     for (index, prepared, _), result in zip(current, results, strict=True)
-                ]
-            if again:
-                results = self._steps.store(self._kb_id, [prepared for _, prepared in again])
-                done += [
-                    (index, prepared.raw, result)
-                    for (index, prepared), result in zip(again, results, strict=True)
                 ]
         return done

@@ -4,6 +4,12 @@ Versions are keyed by content hash. New chunks are written under their own versi
 registry then switches the document's active version in one transaction, and only then are the
 old version's chunks removed. Retrieval serves only chunks of the active version, so a failure at
 any step leaves the previous version searchable and never a mix of both.
+
+Parsing, chunking and embedding need no lock: they depend on the content alone. The knowledge
+base's write lock is taken to compare the content with what is stored and to write, so a slow
+parse (up to ``ParseLimits.parse_timeout_s``, ``ingest.parsers.isolation``) holds up no other
+writer. A document stored meanwhile under the same source is found then: the prepared chunks
+are moved onto it (``settle``), never parsed again under the lock.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from ingest.chunking import ChunkSpan, SentenceChunker
 from ingest.parsers.base import ParsedDocument, ParseLimits
+from ingest.parsers.isolation import ParserPool
 from ingest.pipeline.batching import BatchRun, IngestResult, Marker, Outcome, Prepared, Report
+from ingest.pipeline.queueing import OnePerKey
 from ingest.sources import RawSource
 from kb.db.base import new_id
 from kb.db.registry import Registry
@@ -27,15 +35,13 @@ from kb.embeddings.base import Embedder
 from kb.errors import KBError, NoExtractableText, PayloadTooLarge
 from kb.index.lexical import LexicalIndex
 from kb.index.vectors import VectorStore
-from kb.models import Chunk, Document, chunk_id
+from kb.models import Chunk, Document, chunk_id, content_version
 from kb.runtime.events import EventBus
 from kb.runtime.priority import Background
 
-__all__ = ["IngestResult", "IngestionService", "Outcome", "ParseFn", "content_hash"]
+__all__ = ["IngestResult", "IngestionService", "Outcome", "content_hash"]
 
 log = logging.getLogger(__name__)
-
-ParseFn = Callable[[bytes, ParseLimits, str | None, str | None], ParsedDocument]
 
 
 def content_hash(raw: RawSource) -> str:
@@ -50,7 +56,8 @@ class IngestionService:
 
     ``ingest`` and ``ingest_many`` run on ``background``'s low-priority threads
     (``kb.runtime.priority``), so searches served meanwhile come first; the caller waits as before.
-    Without it they run on the caller's thread.
+    Without it they run on the caller's thread. ``parser`` parses PDF, DOCX and HTML in worker
+    processes, each under ``limits.parse_timeout_s``; the service stops them on ``close``.
     """
 
     def __init__(
@@ -60,7 +67,7 @@ class IngestionService:
         lexical: LexicalIndex,
         embedder: Embedder,
         chunker: SentenceChunker,
-        parse: ParseFn,
+        parser: ParserPool,
         limits: ParseLimits,
         max_bytes: int,
         events: EventBus | None = None,
@@ -73,13 +80,16 @@ class IngestionService:
         self._lexical = lexical
         self._embedder = embedder
         self._chunker = chunker
-        self._parse = parse
+        self._parser = parser
         self._limits = limits
         self._max_bytes = max_bytes
-        # Writes to one knowledge base are serialised: embedding saturates the CPU anyway, and
-        # it keeps "write new version, switch, drop old" atomic per document.
+        # Writes to one knowledge base are serialised: it keeps "write new version, switch,
+        # drop old" atomic per document. Only comparing and writing happen under the lock.
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
+        # Uploads take turns per knowledge base on the few background threads, so one whose
+        # files run to the parse budget never holds them all (ingest.pipeline.queueing).
+        self._uploads = OnePerKey(self._background.submit)
 
     @property
     def background_nice(self) -> int:
@@ -87,20 +97,29 @@ class IngestionService:
         return self._background.nice
 
     def submit(self, kb_id: str, raw: RawSource) -> Future[IngestResult]:
-        """``ingest`` started on a background thread, for callers that await it (the API)."""
-        return self._background.submit(self._ingest, kb_id, raw)
+        """``ingest`` started on a background thread, for callers that await it (the API); a
+        knowledge base's uploads run one at a time, in the order they came."""
+        return self._uploads.submit(kb_id, self._ingest, kb_id, raw)
 
     def ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
         """Ingest one source: unchanged content is skipped, changed content replaces the old."""
         return self._background.run(self._ingest, kb_id, raw)
 
     def _ingest(self, kb_id: str, raw: RawSource) -> IngestResult:
+        """Compare under the lock, parse, chunk and embed without it, write under it."""
         self._registry.get_kb(kb_id)
         with self.lock(kb_id):
-            prepared = self.prepare(kb_id, raw)
-            if isinstance(prepared, IngestResult):
-                return prepared
-            return self.store(kb_id, [prepared])[0]
+            unchanged = self.unchanged(kb_id, raw)
+        if unchanged is not None:
+            return unchanged
+        prepared = self.prepare(kb_id, raw)
+        vectors = self.vectors(kb_id, [prepared])
+        with self.lock(kb_id):
+            stored = self._registry.find_document_by_source(kb_id, raw.source)
+            settled = self.settle(prepared, stored)
+            if isinstance(settled, IngestResult):
+                return settled
+            return self.commit(kb_id, [settled], vectors)[0]
 
     def ingest_many(
         self,
@@ -119,13 +138,16 @@ class IngestionService:
         return self._background.run(BatchRun(self, kb_id, on_done, batch_chunks).run, raws)
 
     def close(self) -> None:
-        """Let running ingestion finish and stop the background threads."""
+        """Let running ingestion finish, then stop the background threads and parse workers."""
         self._background.close()
+        self._parser.close()
 
     def warm_up(self) -> None:
         """Load what the first ingestion would otherwise wait for: the embedding model and the
-        sentence splitter's imports (NLTK's punkt, ~1 s). Stores nothing."""
-        parsed = self._parse(b"Warm up. A second sentence.", self._limits, "warm-up.txt", None)
+        sentence splitter's imports (NLTK's punkt, ~1 s). Stores nothing. Parse workers start
+        when a document first needs one (~0.5 s), not here: a server (or a test's app) that
+        never sees a PDF, DOCX or HTML file runs none."""
+        parsed = self._parser(b"Warm up. A second sentence.", self._limits, "warm-up.txt", None)
         self._chunker.split(parsed)
         self._embedder.embed(["warm up"])
 
@@ -136,13 +158,16 @@ class IngestionService:
         with self._locks_guard:
             return self._locks[kb_id]
 
-    def prepare(self, kb_id: str, raw: RawSource) -> Prepared | IngestResult:
-        """Parse and chunk a source, or report it unchanged. Stores nothing but metadata."""
+    def unchanged(self, kb_id: str, raw: RawSource) -> IngestResult | None:
+        """The source's stored document if it holds this content already (new metadata saved),
+        else None. No parse: cheap enough under the lock."""
         digest, existing = self._look_up(kb_id, raw)
-        if existing and existing.content_hash == digest and existing.status == "ready":
-            if raw.metadata and raw.metadata != existing.metadata:
-                existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
-            return IngestResult(existing, "unchanged")
+        return self._same_content(raw, digest, existing)
+
+    def prepare(self, kb_id: str, raw: RawSource) -> Prepared:
+        """Parse and chunk a source against its stored document (no lock: ``settle`` checks
+        that document again under it)."""
+        digest, existing = self._look_up(kb_id, raw)
         return self._chunked(kb_id, raw, digest, existing)
 
     def prepare_ahead(self, kb_id: str, raw: RawSource) -> Prepared | Document:
@@ -152,13 +177,25 @@ class IngestionService:
             return existing
         return self._chunked(kb_id, raw, digest, existing)
 
+    def settle(self, prepared: Prepared, stored: Document | None) -> Prepared | IngestResult:
+        """``prepared`` made current against ``stored``, the source's document now (under the
+        lock): unchanged if it holds this content already, else moved onto it. No parse: the
+        chunks and their vectors depend on the content only, not on the document."""
+        if stored == prepared.existing:
+            return prepared
+        unchanged = self._same_content(prepared.raw, prepared.digest, stored)
+        if unchanged is not None:
+            return unchanged
+        doc_id = stored.id if stored is not None else new_id("doc")
+        chunks = [
+            replace(c, id=chunk_id(doc_id, c.version, c.index), document_id=doc_id)
+            for c in prepared.chunks
+        ]
+        return replace(prepared, doc_id=doc_id, chunks=chunks, existing=stored)
+
     def stored_by_source(self, kb_id: str, sources: list[str]) -> dict[str, Document]:
         """The documents stored for these sources, by source."""
         return self._registry.find_documents_by_source(kb_id, sources)
-
-    def store(self, kb_id: str, batch: list[Prepared]) -> list[IngestResult]:
-        """Embed prepared sources and store them (the caller holds the lock)."""
-        return self.commit(kb_id, batch, self.vectors(kb_id, batch))
 
     def vectors(self, kb_id: str, batch: list[Prepared]) -> list[list[float]]:
         """A vector per chunk of ``batch``, in order (needs no lock). Chunks whose text is
@@ -173,7 +210,7 @@ class IngestionService:
                 ids_of.setdefault(texts[-1], chunk_ids)
         known: dict[str, list[float]] = {}
         old_ids = [
-            chunk_id(p.existing.id, p.existing.content_hash[:16], i)
+            chunk_id(p.existing.id, p.existing.version, i)
             for p in batch
             if p.existing is not None
             for i in range(p.existing.chunk_count)
@@ -198,16 +235,27 @@ class IngestionService:
             )
         return content_hash(raw), self._registry.find_document_by_source(kb_id, raw.source)
 
+    def _same_content(
+        self, raw: RawSource, digest: str, existing: Document | None
+    ) -> IngestResult | None:
+        if existing is None or existing.content_hash != digest or existing.status != "ready":
+            return None
+        if raw.metadata and raw.metadata != existing.metadata:
+            existing = self._registry.save_document(replace(existing, metadata=raw.metadata))
+        return IngestResult(existing, "unchanged")
+
     def _chunked(
         self, kb_id: str, raw: RawSource, digest: str, existing: Document | None
     ) -> Prepared:
-        parsed = self._parse(raw.data, self._limits, raw.filename, raw.declared_type)
+        parsed = self._parser(raw.data, self._limits, raw.filename, raw.declared_type)
         doc_id = existing.id if existing else new_id("doc")
         title = raw.title or parsed.title or raw.filename or raw.source
         spans = self._chunker.split(parsed)
         if not spans:
             raise NoExtractableText("The document holds no text to index.")
-        chunks = self._make_chunks(kb_id, doc_id, digest[:16], title, raw.source, parsed, spans)
+        chunks = self._make_chunks(
+            kb_id, doc_id, content_version(digest), title, raw.source, parsed, spans
+        )
         token_ids = self._token_ids(chunks, spans)
         return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing, token_ids)
 
@@ -225,11 +273,11 @@ class IngestionService:
         except BaseException:
             # The registry still points at the old versions: drop the half-written new ones.
             for prepared in batch:
-                self._discard_version(kb_id, prepared.doc_id, prepared.digest[:16])
+                self._discard_version(kb_id, prepared.doc_id, prepared.version)
             raise
         for prepared in batch:
             if prepared.existing is not None:
-                version = prepared.digest[:16]
+                version = prepared.version
                 self._store.delete_document(kb_id, prepared.doc_id, keep_version=version)
                 self._lexical.delete_document(kb_id, prepared.doc_id, keep_version=version)
             log.info(

@@ -1,14 +1,17 @@
 """Model-provider credentials set by an administrator, stored Fernet-encrypted (same database as
-the registry). A stored credential wins over the environment's for its provider."""
+the registry). A stored credential wins over the environment's for its provider.
+
+Which providers accept one is the model registry's to say (``engine.llms.registry``, from each
+provider's spec); the composition root hands their names to ``CredentialRepository``.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, get_args
 
 from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.engine import Engine
@@ -17,9 +20,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from kb.access.secrets import SecretBox
 from kb.db.base import Base
 from kb.errors import ProviderNotFound
-
-Provider = Literal["openai", "anthropic", "gemini", "mistral", "ollama", "openai-compatible"]
-PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 
 
 def _now() -> datetime:
@@ -70,24 +70,25 @@ def _shown(row: ProviderCredentialRow) -> StoredCredential:
     return StoredCredential(row.provider, row.key_hint, row.base_url, updated)
 
 
-def check_provider(provider: str) -> Provider:
-    """``provider`` if it is a known provider name, else ProviderNotFound."""
-    for known in PROVIDERS:
-        if provider == known:
-            return known
-    raise ProviderNotFound(
-        f"No model provider is called {provider[:100]!r}; use one of: {', '.join(PROVIDERS)}.",
-        known_providers=list(PROVIDERS),
-    )
-
-
 class CredentialRepository:
-    """Stores, lists, reads and deletes provider credentials; keys are encrypted by ``box``."""
+    """Stores, lists, reads and deletes the credentials of ``providers`` (their names); keys are
+    encrypted by ``box``."""
 
-    def __init__(self, engine: Engine, box: SecretBox) -> None:
+    def __init__(self, engine: Engine, box: SecretBox, providers: Iterable[str]) -> None:
         Base.metadata.create_all(engine, tables=[ProviderCredentialRow.__table__])  # type: ignore[list-item]
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._box = box
+        self.providers: tuple[str, ...] = tuple(providers)
+
+    def check_provider(self, provider: str) -> str:
+        """``provider`` if it is a known provider name, else ProviderNotFound."""
+        if provider in self.providers:
+            return provider
+        raise ProviderNotFound(
+            f"No model provider is called {provider[:100]!r}; "
+            f"use one of: {', '.join(self.providers)}.",
+            known_providers=list(self.providers),
+        )
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -96,7 +97,7 @@ class CredentialRepository:
 
     def put(self, provider: str, api_key: str, base_url: str | None = None) -> StoredCredential:
         """Store (or replace) the provider's key and base URL."""
-        name = check_provider(provider)
+        name = self.check_provider(provider)
         with self._session() as session:
             row = session.get(ProviderCredentialRow, name) or ProviderCredentialRow(provider=name)
             row.api_key_encrypted = self._box.encrypt(api_key)
@@ -127,7 +128,7 @@ class CredentialRepository:
 
     def delete(self, provider: str) -> bool:
         """Forget the provider's stored credential; False when there was none."""
-        name = check_provider(provider)
+        name = self.check_provider(provider)
         with self._session() as session:
             row = session.get(ProviderCredentialRow, name)
             if row is None:

@@ -1,19 +1,41 @@
-"""Conversations, their messages, events and variables, and user profiles (same database as the
-registry)."""
+"""Conversations, their messages, events and variables (same database as the registry).
+
+Everything a caller can make a conversation grow by is bounded here, where it is written: its
+variables (``kb.db.bounds.check_state``, after any merge), its messages and kept events, and the
+conversations of one user of a knowledge base (``StorageLimits``). A conversation started
+through a publishable key is bound to the visitor by a token only its hash of which is stored.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db.base import Base, new_id
+from kb.db.bounds import StorageLimits, check_state
 from kb.errors import ConversationNotFound
 
 Role = Literal["user", "bot"]
@@ -29,6 +51,22 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def new_visitor_token() -> str:
+    """A visitor token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _token_hash(token: str) -> str:
+    # 256 random bits: a plain SHA-256 can be neither reversed nor guessed.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def not_found(conversation_id: str) -> ConversationNotFound:
+    """The one answer for a conversation that is missing or not the caller's, so neither
+    confirms that it exists."""
+    return ConversationNotFound(f"No conversation with id {conversation_id!r}.")
+
+
 @dataclass(frozen=True)
 class Conversation:
     """A thread between one user and the bot of one knowledge base."""
@@ -41,6 +79,19 @@ class Conversation:
     updated_at: datetime
     read_at: datetime | None = None
     typing_at: datetime | None = None
+    # Set when the conversation was started through a publishable key (a visitor's browser).
+    visitor_token_hash: str | None = field(default=None, repr=False)
+
+    @property
+    def visitor_bound(self) -> bool:
+        """Started by a visitor: reachable through publishable keys only with its token."""
+        return self.visitor_token_hash is not None
+
+    def admits_visitor(self, token: str | None) -> bool:
+        """Whether ``token`` is this conversation's visitor token."""
+        if self.visitor_token_hash is None or not token:
+            return False
+        return hmac.compare_digest(_token_hash(token), self.visitor_token_hash)
 
 
 @dataclass(frozen=True)
@@ -69,18 +120,6 @@ class ConversationEvent:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class UserProfile:
-    """Attributes of a user the bot may use."""
-
-    user_id: str
-    name: str | None = None
-    language: str | None = None
-    plan: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    updated_at: datetime | None = None
-
-
 class ConversationRow(Base):
     __tablename__ = "conversations"
 
@@ -94,6 +133,7 @@ class ConversationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     typing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    visitor_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MessageRow(Base):
@@ -126,33 +166,54 @@ class ConversationEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class UserProfileRow(Base):
-    __tablename__ = "user_profiles"
+# Columns added after the table was first released, created on databases that lack them.
+_ADDED_COLUMNS = {"visitor_token_hash": "VARCHAR(64)"}
 
-    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    name: Mapped[str | None] = mapped_column(Text, nullable=True)
-    language: Mapped[str | None] = mapped_column(String(35), nullable=True)
-    plan: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+def _add_missing_columns(engine: Engine) -> None:
+    present = {c["name"] for c in inspect(engine).get_columns(ConversationRow.__tablename__)}
+    with engine.begin() as connection:
+        for name, ddl in _ADDED_COLUMNS.items():
+            if name not in present:
+                connection.execute(text(f"ALTER TABLE conversations ADD COLUMN {name} {ddl}"))
 
 
 class ConversationRepository:
-    """Stores conversations, messages, events, variables and user profiles."""
+    """Stores conversations, messages, events and variables, within ``limits``."""
 
-    def __init__(self, engine: Engine) -> None:
-        Base.metadata.create_all(engine)
+    def __init__(self, engine: Engine, limits: StorageLimits | None = None) -> None:
+        tables = [ConversationRow, MessageRow, ConversationEventRow]
+        Base.metadata.create_all(engine, tables=[t.__table__ for t in tables])  # type: ignore[misc]
+        _add_missing_columns(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.limits = limits or StorageLimits()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
 
-    def create(self, kb_id: str, user_id: str) -> Conversation:
-        """Start a new conversation."""
+    def create(self, kb_id: str, user_id: str, visitor_token: str | None = None) -> Conversation:
+        """Start a new conversation, bound to ``visitor_token`` when given (LimitReached when
+        the user has as many conversations in this knowledge base as one may)."""
         with self._session() as session:
-            row = ConversationRow(id=new_id("conv"), kb_id=kb_id, user_id=user_id, variables={})
+            held = session.scalar(
+                select(func.count())
+                .select_from(ConversationRow)
+                .where(ConversationRow.kb_id == kb_id, ConversationRow.user_id == user_id)
+            )
+            self.limits.check(
+                held or 0,
+                self.limits.conversations_per_user,
+                "Conversations of one user in a knowledge base",
+            )
+            row = ConversationRow(
+                id=new_id("conv"),
+                kb_id=kb_id,
+                user_id=user_id,
+                variables={},
+                visitor_token_hash=_token_hash(visitor_token) if visitor_token else None,
+            )
             session.add(row)
             session.flush()
             return _to_conversation(row)
@@ -162,11 +223,32 @@ class ConversationRepository:
         with self._session() as session:
             return _to_conversation(_row(session, conversation_id))
 
+    def check_room_for_turn(self, conversation_id: str) -> None:
+        """LimitReached when the conversation cannot take one more message and its reply."""
+        with self._session() as session:
+            self._check_room(session, conversation_id)
+
+    def _check_room(self, session: Session, conversation_id: str) -> None:
+        cap = self.limits.messages_per_conversation
+        if not cap:
+            return
+        held = session.scalar(
+            select(func.count())
+            .select_from(MessageRow)
+            .where(MessageRow.conversation_id == conversation_id)
+        )
+        # A user message keeps room for its reply: the pair is refused, never half-stored.
+        self.limits.check(
+            (held or 0) + 1, cap, "Messages of one conversation (start a new conversation)"
+        )
+
     def add_message(self, conversation_id: str, role: Role, text: str, **fields: Any) -> Message:
         """Append a message (``fields``: action, standalone_question, citations, grounded,
-        model)."""
+        model); a user message needs room for itself and its reply (LimitReached)."""
         with self._session() as session:
             conversation = _row(session, conversation_id)
+            if role == "user":
+                self._check_room(session, conversation_id)
             row = MessageRow(
                 id=new_id("msg"), conversation_id=conversation_id, role=role, text=text, **fields
             )
@@ -200,16 +282,29 @@ class ConversationRepository:
             return [_to_message(row) for row in reversed(rows)]
 
     def set_variables(self, conversation_id: str, variables: dict[str, Any]) -> Conversation:
-        """Replace the conversation's variables."""
+        """Replace the conversation's variables (StateTooLarge over the bound)."""
+        return self._write_variables(conversation_id, variables, merge=False)
+
+    def merge_variables(self, conversation_id: str, updates: dict[str, Any]) -> Conversation:
+        """Merge ``updates`` into the conversation's variables, in one transaction
+        (StateTooLarge when the result is over the bound; nothing is written then)."""
+        return self._write_variables(conversation_id, updates, merge=True)
+
+    def _write_variables(
+        self, conversation_id: str, variables: dict[str, Any], merge: bool
+    ) -> Conversation:
+        # The one place variables are written: every path is held to the same bound.
         with self._session() as session:
             row = _row(session, conversation_id)
-            row.variables = dict(variables)
+            merged = {**(row.variables or {}), **variables} if merge else dict(variables)
+            row.variables = check_state(merged, "The conversation's variables")
             row.updated_at = _now()
             session.flush()
             return _to_conversation(row)
 
     def add_event(self, conversation_id: str, type_: EventType) -> ConversationEvent:
-        """Record a typing or read event and update the conversation's status."""
+        """Record a typing or read event and update the conversation's status; only the latest
+        ``limits.events_per_conversation`` events are kept."""
         with self._session() as session:
             conversation = _row(session, conversation_id)
             row = ConversationEventRow(
@@ -221,32 +316,32 @@ class ConversationRepository:
             else:
                 conversation.typing_at = row.created_at
             session.flush()
+            self._prune_events(session, conversation_id)
             return ConversationEvent(row.id, conversation_id, type_, row.created_at)
 
-    def get_profile(self, user_id: str) -> UserProfile:
-        """The user's profile; an empty one when none was saved."""
-        with self._session() as session:
-            row = session.get(UserProfileRow, user_id)
-            return _to_profile(row) if row else UserProfile(user_id=user_id)
-
-    def put_profile(self, profile: UserProfile) -> UserProfile:
-        """Create or replace the user's profile."""
-        with self._session() as session:
-            row = session.get(UserProfileRow, profile.user_id) or UserProfileRow(
-                user_id=profile.user_id
+    def _prune_events(self, session: Session, conversation_id: str) -> None:
+        # A client sends typing events all the time: keep the latest, never refuse one.
+        keep = self.limits.events_per_conversation
+        if not keep:
+            return
+        of_conversation = ConversationEventRow.conversation_id == conversation_id
+        kept = (
+            select(ConversationEventRow.id)
+            .where(of_conversation)
+            .order_by(ConversationEventRow.created_at.desc(), ConversationEventRow.id.desc())
+            .limit(keep)
+        )
+        session.execute(
+            delete(ConversationEventRow).where(
+                of_conversation, ConversationEventRow.id.not_in(kept.scalar_subquery())
             )
-            row.name, row.language, row.plan = profile.name, profile.language, profile.plan
-            row.attributes = dict(profile.attributes)
-            row.updated_at = _now()
-            session.add(row)
-            session.flush()
-            return _to_profile(row)
+        )
 
 
 def _row(session: Session, conversation_id: str) -> ConversationRow:
     row = session.get(ConversationRow, conversation_id)
     if row is None:
-        raise ConversationNotFound(f"No conversation with id {conversation_id!r}.")
+        raise not_found(conversation_id)
     return row
 
 
@@ -260,6 +355,7 @@ def _to_conversation(row: ConversationRow) -> Conversation:
         updated_at=_utc(row.updated_at) or _now(),
         read_at=_utc(row.read_at),
         typing_at=_utc(row.typing_at),
+        visitor_token_hash=row.visitor_token_hash,
     )
 
 
@@ -275,15 +371,4 @@ def _to_message(row: MessageRow) -> Message:
         citations=list(row.citations or []),
         grounded=row.grounded,
         model=row.model,
-    )
-
-
-def _to_profile(row: UserProfileRow) -> UserProfile:
-    return UserProfile(
-        user_id=row.user_id,
-        name=row.name,
-        language=row.language,
-        plan=row.plan,
-        attributes=dict(row.attributes or {}),
-        updated_at=_utc(row.updated_at),
     )

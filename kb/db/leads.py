@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db.base import Base, new_id
+from kb.db.bounds import StorageLimits, check_state
 from kb.db.conversations import Conversation
 from kb.runtime.events import EventBus
 
@@ -79,10 +80,13 @@ def _to_lead(row: LeadRow) -> Lead:
 class LeadRepository:
     """Records leads and lists them per knowledge base."""
 
-    def __init__(self, engine: Engine, events: EventBus) -> None:
+    def __init__(
+        self, engine: Engine, events: EventBus, limits: StorageLimits | None = None
+    ) -> None:
         Base.metadata.create_all(engine, tables=[LeadRow.__table__])  # type: ignore[list-item]
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._events = events
+        self._limits = limits or StorageLimits()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -90,7 +94,9 @@ class LeadRepository:
             yield session
 
     def record(self, conversation: Conversation, lead: LeadIn) -> Lead:
-        """Store a lead of ``conversation`` and publish ``lead.created``."""
+        """Store a lead of ``conversation`` and publish ``lead.created`` (LimitReached when the
+        conversation has as many leads as one may, StateTooLarge when ``fields`` is too big)."""
+        check_state(dict(lead.fields), "The lead's fields")
         row = LeadRow(
             id=new_id("lead"),
             conversation_id=conversation.id,
@@ -102,6 +108,13 @@ class LeadRepository:
             fields=dict(lead.fields),
         )
         with self._session() as session:
+            held = session.scalar(
+                select(func.count())
+                .select_from(LeadRow)
+                .where(LeadRow.conversation_id == conversation.id)
+            )
+            cap = self._limits.leads_per_conversation
+            self._limits.check(held or 0, cap, "Leads of one conversation")
             session.add(row)
             session.flush()
             stored = _to_lead(row)

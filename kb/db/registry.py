@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from kb.db.base import (
     to_document,
     utc,
 )
+from kb.db.erasure import checkpoint, erase_kb_rows, erase_rows_of_deleted_kbs
 from kb.errors import DocumentNotFound, KnowledgeBaseExists, KnowledgeBaseNotFound
 from kb.models import Document, KnowledgeBase
 
@@ -42,6 +44,9 @@ def _enable_sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Deleted rows (a deleted knowledge base's leads, messages...) are overwritten with
+        # zeros, not left readable in free pages (kb.db.erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 
@@ -104,23 +109,22 @@ class Registry:
             ).all()
             return [self._to_kb(session, row) for row in rows], total
 
-    def get_kb(self, kb_id: str) -> KnowledgeBase:
-        """The knowledge base with this id, or KnowledgeBaseNotFound."""
-        with self._session() as session:
-            return self._to_kb(session, self._kb_row(session, kb_id))
+    def get_kb(self, kb_id: str, *, counts: bool = True) -> KnowledgeBase:
+        """The knowledge base with this id, or KnowledgeBaseNotFound.
 
-    def ensure_kb(self, kb_id: str) -> None:
-        """KnowledgeBaseNotFound unless the knowledge base exists (no counts: cheap per search)."""
+        ``counts=False`` reads its row only, not the sums over its documents: the one cheap
+        read a search or a question makes."""
         with self._session() as session:
-            self._kb_row(session, kb_id)
+            return self._to_kb(session, self._kb_row(session, kb_id), counts)
 
-    def find_kb(self, id_or_name: str) -> KnowledgeBase | None:
-        """The knowledge base with this id or, failing that, this name."""
+    def find_kb(self, id_or_name: str, *, counts: bool = True) -> KnowledgeBase | None:
+        """The knowledge base with this id or, failing that, this name (``counts`` as in
+        ``get_kb``)."""
         with self._session() as session:
             row = session.get(KnowledgeBaseRow, id_or_name) or session.scalar(
                 select(KnowledgeBaseRow).where(KnowledgeBaseRow.name == id_or_name)
             )
-            return self._to_kb(session, row) if row else None
+            return self._to_kb(session, row, counts) if row else None
 
     def update_kb(
         self,
@@ -145,13 +149,23 @@ class Registry:
         except IntegrityError as exc:
             raise KnowledgeBaseExists(f"A knowledge base named {name!r} already exists.") from exc
 
-    def delete_kb(self, kb_id: str) -> None:
-        """Delete a knowledge base and its documents' records."""
+    def delete_kb(self, kb_id: str) -> dict[str, int]:
+        """Delete a knowledge base and every row that belongs to it, in one transaction
+        (``kb.db.erasure``); rows deleted per table."""
         with self._session() as session:
             row = self._kb_row(session, kb_id)
-            for doc in session.scalars(select(DocumentRow).where(DocumentRow.kb_id == kb_id)):
-                session.delete(doc)
+            erased = erase_kb_rows(session.connection(), kb_id)
             session.delete(row)
+        checkpoint(self._engine)
+        return erased
+
+    def erase_rows_of_deleted_kbs(self, dry_run: bool = False) -> dict[str, int]:
+        """Delete (``dry_run``: count) rows naming knowledge bases that no longer exist."""
+        with self._session() as session:
+            erased = erase_rows_of_deleted_kbs(session.connection(), dry_run)
+        if erased and not dry_run:
+            checkpoint(self._engine)
+        return erased
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -291,19 +305,20 @@ class Registry:
         return row
 
     @staticmethod
-    def _to_kb(session: Session, row: KnowledgeBaseRow) -> KnowledgeBase:
-        docs, chunks = session.execute(
-            select(
-                func.count(DocumentRow.id), func.coalesce(func.sum(DocumentRow.chunk_count), 0)
-            ).where(DocumentRow.kb_id == row.id)
-        ).one()
-        return KnowledgeBase(
+    def _to_kb(session: Session, row: KnowledgeBaseRow, counts: bool = True) -> KnowledgeBase:
+        kb = KnowledgeBase(
             id=row.id,
             name=row.name,
             description=row.description,
             default_model=row.default_model,
             created_at=utc(row.created_at),
             updated_at=utc(row.updated_at),
-            document_count=int(docs),
-            chunk_count=int(chunks),
         )
+        if not counts:
+            return kb
+        docs, chunks = session.execute(
+            select(
+                func.count(DocumentRow.id), func.coalesce(func.sum(DocumentRow.chunk_count), 0)
+            ).where(DocumentRow.kb_id == row.id)
+        ).one()
+        return replace(kb, document_count=int(docs), chunk_count=int(chunks))

@@ -8,6 +8,8 @@ texts back from here (``chunk_texts``), so each text is stored once.
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import sqlite3
 import threading
@@ -16,24 +18,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from kb.index.query import fts_query
+from kb.index.inventory import ChunkInventory
+from kb.index.query import content_terms, fts_query
 from kb.index.sqlite_readers import ThreadReaders
 from kb.models import Chunk
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LexicalHit:
-    """A chunk id matched by the lexical index, with its BM25 score (higher is better)."""
+    """A chunk id matched by the lexical index, with its BM25 score (higher is better), the
+    query's content terms it contains, and ``coverage``: the share of the query's term weight
+    (each content term weighs its IDF in the knowledge base, as in BM25) those terms carry."""
 
     chunk_id: str
     document_id: str
     version: str
     score: float
+    matched: tuple[str, ...] = ()
+    coverage: float = 0.0
 
 
-class LexicalIndex(Protocol):
+class LexicalIndex(ChunkInventory, Protocol):
     """Keyword search over chunks, per knowledge base."""
 
     def add(self, kb_id: str, chunks: Sequence[Chunk]) -> None:
@@ -83,6 +91,8 @@ class SqliteLexicalIndex:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # A dropped knowledge base's texts are overwritten with zeros, not left in free pages.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._lock = threading.Lock()
         self._known: set[str] = set()
         self._readers = ThreadReaders(path)
@@ -209,13 +219,42 @@ class SqliteLexicalIndex:
                 )
 
     def drop(self, kb_id: str) -> None:
-        """Remove a knowledge base's index."""
+        """Remove a knowledge base's index; its texts are left in neither the database file
+        (``secure_delete``) nor the write-ahead log (emptied by a checkpoint)."""
         with self._lock:
             table = self._table(kb_id, create=False)
-            if table is not None:
-                self._db.execute(f"DROP TABLE IF EXISTS {table}")
-                self._db.execute(f"DROP TABLE IF EXISTS ids_{kb_id}")
-                self._known.discard(table)
+            if table is None:
+                return
+            self._db.execute(f"DROP TABLE IF EXISTS {table}")
+            self._db.execute(f"DROP TABLE IF EXISTS ids_{kb_id}")
+            self._known.discard(table)
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy and busy[0]:
+            logger.warning("lexical.sqlite3's write-ahead log could not be emptied (a reader)")
+
+    def kb_ids(self) -> set[str]:
+        """The knowledge bases that have an index here."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'fts!_%'"
+                " ESCAPE '!' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+            ).fetchall()
+        return {name.removeprefix("fts_") for (name,) in rows}
+
+    def versions(self, kb_id: str) -> dict[tuple[str, str], int]:
+        """How many chunks each (document, version) has in the knowledge base's index."""
+        with self._lock:
+            if self._table(kb_id, create=False) is None:
+                return {}
+            rows = self._db.execute(
+                f"SELECT document_id, version, count(*) FROM ids_{kb_id}"
+                " GROUP BY document_id, version"
+            ).fetchall()
+        return {(doc, version): int(n) for doc, version, n in rows}
+
+    def remove_stray_files(self, dry_run: bool = False) -> int:
+        """None to remove: a knowledge base's index is two tables of one file."""
+        return 0
 
     def count(self, kb_id: str) -> int:
         """Number of indexed chunks."""
@@ -256,7 +295,8 @@ class SqliteLexicalIndex:
         document_ids: Sequence[str] | None = None,
         media_types: Sequence[str] | None = None,
     ) -> list[LexicalHit]:
-        """Best BM25 matches first; any query term may match (OR), rarer terms weigh more."""
+        """Best BM25 matches first; any query term may match (OR), rarer terms weigh more.
+        Each hit says which of the query's content terms it contains (``matched``, ``coverage``)."""
         match = fts_query(query)
         if not match or document_ids == []:
             return []
@@ -274,15 +314,52 @@ class SqliteLexicalIndex:
             # bm25() is lower-is-better; title matches count double, as a heading does.
             reader = self._readers.get()
             rows = reader.execute(
-                f"SELECT chunk_id, document_id, version, bm25({table}, 0, 0, 0, 0, 2.0, 1.0) AS s"
-                f" FROM {table} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?",
+                f"SELECT chunk_id, document_id, version, bm25({table}, 0, 0, 0, 0, 2.0, 1.0) AS s,"
+                f" rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?",
                 [*params, k],
             ).fetchall()
+            evidence = _term_evidence(reader, kb_id, content_terms(query), [r[4] for r in rows])
         except sqlite3.OperationalError as exc:
             if not _dropped(exc):
                 raise
             return []  # the knowledge base was deleted meanwhile
-        return [LexicalHit(r[0], r[1], r[2], -float(r[3])) for r in rows]
+        return [
+            LexicalHit(r[0], r[1], r[2], -float(r[3]), *evidence.get(r[4], ((), 0.0))) for r in rows
+        ]
+
+
+def _term_evidence(
+    reader: sqlite3.Connection, kb_id: str, terms: list[str], rowids: list[int]
+) -> dict[int, tuple[tuple[str, ...], float]]:
+    """For each row, the ``terms`` it contains and the share of the terms' summed IDF they carry.
+
+    One statement per term counts the chunks containing it (its IDF) and picks the given rows
+    among them: ~2 ms for 40 rows and a 5-term query at 100k chunks, against ~9 ms for the
+    BM25 search itself. (``+rowid`` keeps SQLite from running one FTS5 lookup per row.)
+    """
+    if not terms or not rowids:
+        return {}
+    chunks = int(reader.execute(f"SELECT count(*) FROM ids_{kb_id}").fetchone()[0])
+    wanted = ",".join(str(int(r)) for r in rowids)
+    found: dict[int, list[str]] = {r: [] for r in rowids}
+    weights: dict[str, float] = {}
+    for term in terms:
+        containing, rows = reader.execute(
+            f"SELECT count(*), group_concat(CASE WHEN +rowid IN ({wanted}) THEN rowid END)"
+            f" FROM fts_{kb_id} WHERE fts_{kb_id} MATCH ?",
+            [f'"{term}"'],
+        ).fetchone()
+        weights[term] = _idf(chunks, int(containing))
+        for rowid in rows.split(",") if rows else ():
+            found[int(rowid)].append(term)
+    total = sum(weights.values())
+    return {r: (tuple(ts), sum(weights[t] for t in ts) / total) for r, ts in found.items()}
+
+
+def _idf(chunks: int, containing: int) -> float:
+    """BM25's inverse document frequency, in the form that stays positive (Lucene's): a term
+    found nowhere weighs most, one in every chunk next to nothing."""
+    return math.log(1 + (chunks - containing + 0.5) / (containing + 0.5))
 
 
 def _dropped(exc: sqlite3.OperationalError) -> bool:

@@ -78,11 +78,22 @@ STOP_WORDS = frozenset(
 )
 
 
+_MAX_TERMS = 64
+
+
+def _words(text: str) -> list[str]:
+    """The distinct words of ``text``, lower-cased, in order (single letters left out)."""
+    return list(dict.fromkeys(w.lower() for w in _TOKEN.findall(text) if len(w) > 1 or w.isdigit()))
+
+
+def content_terms(text: str) -> list[str]:
+    """The words of ``text`` that carry its meaning (function words left out; none when it has
+    only function words), as ``fts_query`` searches for them."""
+    return [w for w in _words(text) if w not in STOP_WORDS][:_MAX_TERMS]
+
+
 def fts_query(text: str) -> str:
     """An FTS5 query matching any content word of ``text`` (all words when there are only
     function words); every word is quoted, so no operator syntax in user input reaches FTS5."""
-    words = list(
-        dict.fromkeys(w.lower() for w in _TOKEN.findall(text) if len(w) > 1 or w.isdigit())
-    )
-    content = [w for w in words if w not in STOP_WORDS] or words
-    return " OR ".join(f'"{w}"' for w in content[:64])
+    terms = content_terms(text) or _words(text)[:_MAX_TERMS]
+    return " OR ".join(f'"{w}"' for w in terms)

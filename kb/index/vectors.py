@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,10 @@ from typing import Any, Protocol
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
+from kb.index.chroma_files import ChromaFiles
+from kb.index.inventory import ChunkInventory
 from kb.models import Chunk, chunk_id_parts
 
 logger = logging.getLogger(__name__)
@@ -28,7 +32,7 @@ class DenseHit:
     similarity: float
 
 
-class VectorStore(Protocol):
+class VectorStore(ChunkInventory, Protocol):
     """Stores chunk vectors per knowledge base and finds the nearest ones."""
 
     def add(self, kb_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
@@ -91,6 +95,8 @@ class ChromaStore:
             assert path is not None, "an embedded Chroma needs a path"
             path.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+        # The embedded store's own files; a server's are the server's (kb.index.chroma_files).
+        self._files = ChromaFiles(path) if not host and path is not None else None
         self._max_batch = int(self._client.get_max_batch_size())
         # Looking a collection up costs ~1.5 ms, a third of a search at 100k chunks: handles
         # are kept, and forgotten when the knowledge base is dropped.
@@ -221,11 +227,60 @@ class ChromaStore:
         )
 
     def drop(self, kb_id: str) -> None:
-        """Delete the knowledge base's collection if it exists."""
+        """Delete the knowledge base's collection if it exists and, embedded, what Chroma
+        leaves of it on disk: its segment folder and the deleted rows' bytes
+        (``kb.index.chroma_files``). A failure is logged: `kb doctor` drops it later."""
         with self._lock:
             self._collections.pop(kb_id, None)
-        with contextlib.suppress(Exception):
+        try:
+            collection = self._client.get_collection(name=kb_id)
+            segments = self._files.segment_ids(str(collection.id)) if self._files else set()
             self._client.delete_collection(name=kb_id)
+        except NotFoundError:
+            return
+        except Exception:
+            logger.exception("could not delete the Chroma collection of %s", kb_id)
+            return
+        if self._files is not None:
+            self._files.remove_segments(segments)
+            self._files.compact()
+
+    def kb_ids(self) -> set[str]:
+        """The knowledge bases that have a collection."""
+        return {str(collection.name) for collection in self._client.list_collections()}
+
+    def versions(self, kb_id: str) -> dict[tuple[str, str], int]:
+        """How many chunks each (document, version) has in the knowledge base's collection."""
+        collection = self._collection(kb_id)
+        counts: dict[tuple[str, str], int] = {}
+        unnamed: list[str] = []
+        page = 50_000  # ids only: ~0.6 s per 100k chunks
+        for offset in itertools.count(0, page):
+            ids = collection.get(include=[], limit=page, offset=offset)["ids"]
+            for i in ids:
+                parts = chunk_id_parts(i)
+                if parts is None:
+                    unnamed.append(i)
+                else:
+                    counts[parts] = counts.get(parts, 0) + 1
+            if len(ids) < page:
+                break
+        for start in range(0, len(unnamed), self._max_batch):  # ids of another form
+            part = unnamed[start : start + self._max_batch]
+            got = collection.get(ids=part, include=["metadatas"])
+            for meta in got["metadatas"]:
+                key = (str(meta["document_id"]), str(meta["version"]))
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def remove_stray_files(self, dry_run: bool = False) -> int:
+        """Remove (``dry_run``: count) segment folders of collections deleted before ``drop``
+        removed them; none for a Chroma server."""
+        if self._files is None:
+            return 0
+        if dry_run:
+            return len(self._files.stray_folders())
+        return self._files.remove_stray_folders()
 
     def close(self) -> None:
         """Release Chroma's database connections, files and runtime (the client is unusable

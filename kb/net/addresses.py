@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit
 SCHEMES = frozenset({"http", "https"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
+log = logging.getLogger(__name__)
 
 
 class AddressRefused(Exception):
@@ -46,11 +49,57 @@ def _category(ip: IPAddress) -> str | None:
     return None if ip.is_global else "non-public"
 
 
-class AddressPolicy:
-    """Checks a URL's scheme and every address its host resolves to; caches per host.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    ``allowed`` entries (host names, IP addresses or CIDR networks) may be reached even when
-    non-public: internal wikis, and tests serving a site on 127.0.0.1.
+
+def allowlist_entry(entry: str) -> tuple[str | Network, int | None]:
+    """An allowlist entry's host name (lower case) or network, and its port (None: any port).
+
+    ``wiki.internal``, ``10.1.0.0/16``, ``::1``: every port; ``wiki.internal:8080``,
+    ``127.0.0.1:8080``, ``[::1]:8080``: that port only. ValueError for a malformed port.
+    """
+    text, port = entry.strip(), None
+    if text.startswith("["):  # [IPv6] or [IPv6]:port
+        inside, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"{entry!r}: write an IPv6 address with a port as [address]:port")
+        text, port = inside, (_port(entry, rest[1:]) if rest else None)
+    elif text.count(":") == 1:  # host:port (a bare IPv6 address has two or more colons)
+        text, _, given = text.partition(":")
+        port = _port(entry, given)
+    try:
+        return ipaddress.ip_network(text, strict=False), port
+    except ValueError:
+        host = text.lower().rstrip(".")
+        if not host:
+            raise ValueError(f"{entry!r} names no host") from None
+        return host, port
+
+
+def _port(entry: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{entry!r}: {text!r} is not a port (1-65535)")
+    return int(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _usable_entry(entry: str) -> tuple[str | Network, int | None] | None:
+    # Cached, so a malformed entry is logged once, not once per crawl or delivery; it allows
+    # nothing (as an unknown host name always did) rather than failing every request.
+    try:
+        return allowlist_entry(entry)
+    except ValueError as exc:
+        log.warning("ignoring an allowlist entry: %s", exc)
+        return None
+
+
+class AddressPolicy:
+    """Checks a URL's scheme and every address its host resolves to; caches per host and port.
+
+    ``allowed`` entries (host names, IP addresses or CIDR networks, each optionally with a port,
+    see ``allowlist_entry``) may be reached even when non-public: internal wikis, and tests
+    serving a site on 127.0.0.1. An entry with a port opens that port only, so allowing one
+    internal site does not open every service of its host.
     """
 
     def __init__(
@@ -60,13 +109,17 @@ class AddressPolicy:
         setting: str = "KB_CRAWL__ALLOWED_HOSTS",
     ) -> None:
         self._setting = setting  # named in refusals: where to allow a non-public host
-        self._hosts: set[str] = set()
-        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._hosts: list[tuple[str, int | None]] = []
+        self._networks: list[tuple[Network, int | None]] = []
         for entry in allowed:
-            try:
-                self._networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                self._hosts.add(entry.strip().lower().rstrip("."))
+            parsed = _usable_entry(entry)
+            if parsed is None:
+                continue
+            target, port = parsed
+            if isinstance(target, str):
+                self._hosts.append((target, port))
+            else:
+                self._networks.append((target, port))
         self._resolver = resolver
         # One answer per host for a policy's life: a host cannot resolve to a public address
         # when checked and to a private one when connected (DNS rebinding).
@@ -100,14 +153,16 @@ class AddressPolicy:
             return AddressRefused(f"the host {host!r} does not resolve: {exc}")
         if not addresses:
             return AddressRefused(f"the host {host!r} does not resolve")
-        if host in self._hosts:
+        if any(name == host and allowed in (None, port) for name, allowed in self._hosts):
             return addresses
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
             category = _category(ip)
-            if category and not any(ip in net for net in self._networks):
+            if category and not any(
+                ip in net and allowed in (None, port) for net, allowed in self._networks
+            ):
                 return AddressRefused(
-                    f"{host!r} resolves to {category} address {ip}, which is refused "
-                    f"(allow it with {self._setting})"
+                    f"{host!r} resolves to {category} address {ip}, which is refused on port "
+                    f"{port} (allow it with {self._setting})"
                 )
         return addresses

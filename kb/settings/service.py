@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +14,8 @@ from kb.net.origins import normalize_origin
 
 
 class ChatSettings(BaseModel):
-    """Conversations: how much history a follow-up is read with."""
+    """Conversations: how much history a follow-up is read with, and how much one conversation
+    or user may make the service store (0: no cap)."""
 
     history_messages: int = Field(
         6,
@@ -25,6 +27,31 @@ class ChatSettings(BaseModel):
         True,
         description="Rewrite follow-ups with the chosen chat model (remote models only); "
         "otherwise, and for the extractive and local models, deterministic rules are used.",
+    )
+    max_messages_per_conversation: int = Field(
+        1000,
+        ge=0,
+        description="Messages, user and bot together, one conversation may hold; a message "
+        "that would leave no room for its reply gets 409 limit_reached (start a new "
+        "conversation). 0: no cap.",
+    )
+    max_events_per_conversation: int = Field(
+        50,
+        ge=0,
+        description="Typing and read events kept per conversation: older ones are deleted as "
+        "new ones arrive (the conversation's read_at and typing_at stay current). 0: all kept.",
+    )
+    max_conversations_per_user: int = Field(
+        1000,
+        ge=0,
+        description="Conversations one user id may start in a knowledge base; one more gets "
+        "409 limit_reached. 0: no cap.",
+    )
+    max_leads_per_conversation: int = Field(
+        10,
+        ge=0,
+        description="Leads one conversation may record; one more gets 409 limit_reached. "
+        "0: no cap.",
     )
 
 
@@ -53,6 +80,40 @@ class APISettings(BaseModel):
         description="Browser origins (scheme://host[:port]) allowed to call the API besides the "
         "allowed origins of active publishable keys; no wildcard.",
     )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request's line and headers, counted from "
+        "connecting (or from the first byte of the next request on a kept-alive connection); "
+        "then it is answered 408 and disconnected (`kb serve`).",
+    )
+    body_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may take beyond what MIN_BODY_BYTES_PER_S allows: it "
+        "must arrive within BODY_TIMEOUT_S plus one second per MIN_BODY_BYTES_PER_S bytes "
+        "received (time spent waiting for the client only); then 408 and the connection is "
+        "closed.",
+    )
+    min_body_bytes_per_s: int = Field(
+        1024,
+        ge=1,
+        description="The slowest rate, in bytes per second, a request body may arrive at once "
+        "BODY_TIMEOUT_S has been spent.",
+    )
+    max_connections_per_address: int = Field(
+        32,
+        ge=0,
+        description="Connections one client address may hold open at once (0: no cap); one more "
+        "is answered 429 and closed (`kb serve`). Connections from TRUSTED_PROXIES are not "
+        "counted: the proxy limits its own clients.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="IP addresses or CIDR networks of the reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed (`kb serve`); empty: forwarded headers are ignored "
+        "and the connecting address is the client's.",
+    )
 
     @field_validator("cors_origins")
     @classmethod
@@ -62,6 +123,22 @@ class APISettings(BaseModel):
             return [normalize_origin(origin) for origin in origins]
         except KBError as exc:
             raise ValueError(exc.detail) from exc
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _normalize_proxies(cls, proxies: list[str]) -> list[str]:
+        # uvicorn would take a malformed entry for a literal name that never matches: refuse it.
+        normalized = []
+        for entry in proxies:
+            try:
+                network = ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or CIDR network (no host names, no '*')"
+                ) from exc
+            single = network.num_addresses == 1
+            normalized.append(str(network.network_address) if single else str(network))
+        return normalized
 
 
 class LogSettings(BaseModel):
@@ -141,7 +218,8 @@ class WebhookSettings(BaseModel):
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Host names, IP addresses or CIDR networks webhooks may be sent to even "
-        "though they are private, loopback or otherwise non-public (JSON list).",
+        "though they are private, loopback or otherwise non-public (JSON list); an entry with a "
+        "port ('hooks.internal:8443', '[fd00::1]:443') opens that port only.",
     )
     ca_file: Path | None = Field(
         None,

@@ -16,14 +16,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.access.secrets import SecretBox
-from kb.db.base import Base, new_id
+from kb.db.base import Base, KnowledgeBaseRow, new_id
 from kb.errors import DeliveryNotFound, WebhookNotFound
 from kb.runtime.events import Event
 from kb.webhooks.models import OPEN, SNIPPET_CHARS, Attempt, Delivery, Webhook, event_body
 from kb.webhooks.tables import (
     DeliveryRow,
     WebhookRow,
+    add_kb_id_column,
     delivery_row,
+    kb_of,
     now,
     to_delivery,
     to_webhook,
@@ -37,6 +39,7 @@ class WebhookRepository:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         tables = [WebhookRow.__table__, DeliveryRow.__table__]
         Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+        add_kb_id_column(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._box = box
 
@@ -131,9 +134,13 @@ class WebhookRepository:
             return to_webhook(row)
 
     def enqueue(self, event: Event) -> list[Delivery]:
-        """A pending delivery of ``event`` for each active subscription that wants it."""
+        """A pending delivery of ``event`` for each active subscription that wants it; none
+        when the knowledge base it is about is gone (deleted while the event was under way)."""
         body = event_body(event)
         with self._session() as session:
+            kb_id = kb_of(body)
+            if kb_id is not None and session.get(KnowledgeBaseRow, kb_id) is None:
+                return []
             rows = [
                 delivery_row(hook.id, event.type, event.id, body)
                 for hook in map(to_webhook, session.scalars(select(WebhookRow)))

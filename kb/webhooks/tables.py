@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, inspect, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.db.base import Base, new_id
@@ -51,6 +53,9 @@ class DeliveryRow(Base):
     )
     event: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(String(64), index=True)
+    # The knowledge base the event is about (None: pings), so deleting it erases its deliveries
+    # (kb.db.erasure): the bodies carry what visitors left, a lead's name and e-mail address.
+    kb_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -96,14 +101,40 @@ def to_delivery(row: DeliveryRow) -> Delivery:
     )
 
 
+def kb_of(body: str) -> str | None:
+    """The knowledge base an event body is about: its ``data.kb_id``, if it has one."""
+    try:
+        data = json.loads(body).get("data")
+    except (ValueError, AttributeError):
+        return None
+    kb_id = data.get("kb_id") if isinstance(data, dict) else None
+    return kb_id if isinstance(kb_id, str) else None
+
+
 def delivery_row(webhook_id: str, event: str, event_id: str, body: str) -> DeliveryRow:
     return DeliveryRow(
         id=new_id("dlv"),
         webhook_id=webhook_id,
         event=event,
         event_id=event_id,
+        kb_id=kb_of(body),
         body=body,
         status="pending",
         attempts=0,
         next_attempt_at=now(),
     )
+
+
+def add_kb_id_column(engine: Engine) -> None:
+    """Give a delivery log created before deliveries named their knowledge base its ``kb_id``
+    column, filled in from the stored bodies."""
+    table = DeliveryRow.__tablename__
+    if "kb_id" in {column["name"] for column in inspect(engine).get_columns(table)}:
+        return
+    with engine.begin() as connection:
+        connection.execute(text(f"ALTER TABLE {table} ADD COLUMN kb_id VARCHAR(64)"))
+        connection.execute(text(f"CREATE INDEX ix_{table}_kb_id ON {table} (kb_id)"))
+        rows = connection.execute(text(f"SELECT id, body FROM {table}")).all()
+        named = [{"id": id_, "kb_id": kb_of(body)} for id_, body in rows if kb_of(body)]
+        if named:
+            connection.execute(text(f"UPDATE {table} SET kb_id = :kb_id WHERE id = :id"), named)

@@ -124,12 +124,13 @@ def test_variables_events_and_profiles(client: TestClient, kb_id: str) -> None:
     status = client.get(f"/v1/conversations/{conversation}").json()
     assert status["read_at"] is not None and status["typing_at"] is not None
 
-    empty = client.get("/v1/users/u3/profile").json()
+    of_kb = {"kb_id": kb_id}  # a profile belongs to a knowledge base (tests/api/test_tenancy.py)
+    empty = client.get("/v1/users/u3/profile", params=of_kb).json()
     assert empty["name"] is None and empty["attributes"] == {}
     profile = {"name": "Ada", "language": "fr", "plan": "pro", "attributes": {"vip": True}}
-    assert client.put("/v1/users/u3/profile", json=profile).json()["plan"] == "pro"
-    saved = client.get("/v1/users/u3/profile").json()
-    assert {key: saved[key] for key in profile} == profile
+    assert client.put("/v1/users/u3/profile", json=profile, params=of_kb).json()["plan"] == "pro"
+    saved = client.get("/v1/users/u3/profile", params=of_kb).json()
+    assert {key: saved[key] for key in profile} == profile and saved["kb_id"] == kb_id
 
 
 def test_conversation_errors_have_the_one_shape(client: TestClient, kb_id: str) -> None:
@@ -185,7 +186,9 @@ def test_a_follow_up_is_rewritten_by_the_knowledge_bases_default_model(
     """Regression: with no model in the request, the follow-up rewriter used the server's
     default (rules) instead of the knowledge base's default chat model."""
     with FakeOpenAIServer(reply='"How much does the Aurora lamp cost?"') as provider:
-        settings = make_settings(tmp_path / "data", llm__openai_base_url=provider.base_url)
+        settings = make_settings(
+            tmp_path / "data", llm__openai_compatible__base_url=provider.base_url
+        )
         container = build_container(settings, embedder=embedder)
         with TestClient(create_app(container), headers=admin_headers(container)) as client:
             kb = client.post(
@@ -211,13 +214,16 @@ def test_the_users_profile_reaches_the_answering_model(
 ) -> None:
     """Regression: profiles were stored and returned but never told to the model."""
     with FakeOpenAIServer(reply="Elle coûte 39 euros [1].") as provider:
-        settings = make_settings(tmp_path / "data", llm__openai_base_url=provider.base_url)
+        settings = make_settings(
+            tmp_path / "data", llm__openai_compatible__base_url=provider.base_url
+        )
         container = build_container(settings, embedder=embedder)
         with TestClient(create_app(container), headers=admin_headers(container)) as client:
             kb = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
             client.post(f"/v1/kbs/{kb}/documents", json={"title": "Aurora lamp", "text": LAMP})
             profile = {"name": "Ana", "language": "French", "plan": "Pro"}
-            assert client.put("/v1/users/u9/profile", json=profile).status_code == 200
+            put = client.put("/v1/users/u9/profile", json=profile, params={"kb_id": kb})
+            assert put.status_code == 200, put.text
             reply = _send(
                 client,
                 kb_id=kb,
@@ -234,5 +240,35 @@ def test_the_users_profile_reaches_the_answering_model(
             )
     assert reply["grounded"] is True and other["grounded"] is True
     prompts = [r.body["messages"][-1]["content"] for r in provider.requests]
-    assert "name: Ana; plan: Pro" in prompts[0] and "Answer in French." in prompts[0]
-    assert "About the person asking" not in prompts[1] and "Answer in" not in prompts[1]
+    assert 'name: "Ana"\nplan: "Pro"\n</profile>' in prompts[0]
+    assert "Answer in French." in prompts[0]
+    assert "<profile>" not in prompts[1] and "Answer in" not in prompts[1]
+
+
+def test_a_profile_holding_only_a_language_still_reaches_the_model(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Regression guard: a profile with a language and nothing else was read as empty."""
+    with FakeOpenAIServer(reply="Elle coûte 39 euros [1].") as provider:
+        settings = make_settings(
+            tmp_path / "data", llm__openai_compatible__base_url=provider.base_url
+        )
+        container = build_container(settings, embedder=embedder)
+        with TestClient(create_app(container), headers=admin_headers(container)) as client:
+            kb = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+            client.post(f"/v1/kbs/{kb}/documents", json={"title": "Aurora lamp", "text": LAMP})
+            put = client.put(
+                "/v1/users/u11/profile", json={"language": "French"}, params={"kb_id": kb}
+            )
+            assert put.status_code == 200, put.text
+            reply = _send(
+                client,
+                kb_id=kb,
+                user_id="u11",
+                text="How much does the Aurora lamp cost?",
+                model="openai-compatible",
+            )
+    assert reply["grounded"] is True
+    prompt = provider.requests[-1].body["messages"][-1]["content"]
+    assert "Answer in French." in prompt
+    assert "<profile>" not in prompt  # no name or plan to tell

@@ -257,7 +257,8 @@ def test_kb_serve_writes_json_lines_for_uvicorn_and_requests(tmp_path: Path) -> 
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
-    lines = [json.loads(line) for line in stderr.splitlines()]  # every line is JSON
+    assert all(line.startswith("{") for line in stderr.splitlines()), stderr  # JSON lines only
+    lines = [json.loads(line) for line in stderr.splitlines()]
     assert any(line["logger"] == "uvicorn.error" for line in lines)
     (access,) = _access(lines)
     assert access["route"] == "/v1/kbs" and access["status"] == 200

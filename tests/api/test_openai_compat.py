@@ -33,13 +33,16 @@ def provider() -> Iterator[FakeOpenAIServer]:
 def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
     """Default settings, with the openai-compatible answering model pointed at the fake."""
     return make_settings(
-        tmp_path / "data", llm__openai_base_url=provider.base_url, llm__openai_model="gpt-test"
+        tmp_path / "data",
+        llm__openai_compatible__base_url=provider.base_url,
+        llm__openai_compatible__model="gpt-test",
     )
 
 
 @pytest.fixture
 def kb_id(live_server: str, auth_headers: dict[str, str]) -> str:
-    with httpx.Client(base_url=live_server, headers=auth_headers) as http:
+    # A hang guard, not a limit: a loaded machine or a first import may take over 5 s.
+    with httpx.Client(base_url=live_server, headers=auth_headers, timeout=60) as http:
         kb: str = http.post("/v1/kbs", json={"name": "shop"}).json()["id"]
         for title, text in (("Aurora lamp", LAMP), ("Borealis heater", HEATER)):
             http.post(f"/v1/kbs/{kb}/documents", json={"title": title, "text": text})

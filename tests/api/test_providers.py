@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.container import Container, build_container
+from engine.llms.registry import CREDENTIAL_PROVIDERS
 from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from tests.conftest import admin_headers, make_settings
 from tests.support.fakes.ollama import FakeOllamaServer
@@ -49,8 +50,8 @@ class Setup:
 def setup(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Setup]:
     with FakeOpenAIServer(reply="Level minus two [1].") as provider:
         data_dir = tmp_path / "data"
-        settings = make_settings(data_dir, llm__openai_platform_base_url=provider.base_url)
-        settings.llm.openai_platform_api_key = SecretStr(ENV_KEY)
+        settings = make_settings(data_dir, llm__openai__base_url=provider.base_url)
+        settings.llm.openai.api_key = SecretStr(ENV_KEY)
         container = build_container(settings, embedder=embedder)
         app = create_app(container)
         with TestClient(app, raise_server_exceptions=False, headers=admin_headers(container)) as c:
@@ -213,4 +214,14 @@ def test_a_stored_base_url_moves_the_provider(setup: Setup) -> None:
 
         assert answer.status_code == 200, answer.text
         assert answer.json()["model"] == "ollama:llama-test"
-        assert ollama.requests[-1]["model"] == "llama-test"
+        assert ollama.requests[-1].body["model"] == "llama-test"
+
+
+def test_the_providers_taking_a_key_are_those_whose_spec_says_so(setup: Setup) -> None:
+    """The list comes from the provider specs (``engine.llms.registry``), not a copy in ``kb``."""
+    assert list(setup.providers()) == list(CREDENTIAL_PROVIDERS)
+
+    response = setup.client.put("/v1/providers/local", json={"api_key": "k-123456789"})
+
+    assert response.status_code == 404, response.text
+    assert response.json()["known_providers"] == list(CREDENTIAL_PROVIDERS)

@@ -1,9 +1,13 @@
 """Publishable keys for browsers and CORS, over a real uvicorn server: chat only, one knowledge
-base, honoured only from the listed origins; preflights answered for allowed origins only."""
+base, honoured only from the listed origins; preflights answered for allowed origins only; what
+a visitor can make the service store is bounded. (Visitor tokens: tests/api/test_tenancy.py.)"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +21,7 @@ from api.container import build_container
 from kb.db.registry import Registry
 from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
 from kb.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import admin_headers, make_settings
 from tests.support.sse_client import read_events
 
 SITE = "https://shop.example.com"
@@ -284,3 +288,156 @@ def test_a_publishable_key_may_not_choose_the_answering_model(client: TestClient
         assert "model" in refused.json()["detail"]
     fine = client.post(f"/v1/kbs/{kb_id}/query", json={"question": "When?"}, headers=browser)
     assert fine.status_code == 200 and fine.json()["model"] == "extractive"
+
+
+# --- what a visitor can make the service store is bounded
+
+
+def _visitor(client: TestClient, kb_id: str) -> dict[str, str]:
+    """A browser on SITE with the knowledge base's publishable key (replacing the admin key)."""
+    body = {"kind": "publishable", "kb_ids": [kb_id], "allowed_origins": [SITE]}
+    secret = client.post("/v1/keys", json=body).json()["secret"]
+    return {"Authorization": f"Bearer {secret}", "Origin": SITE}
+
+
+def _start(client: TestClient, kb_id: str, browser: dict[str, str], user: str = "v1") -> Any:
+    """Start a conversation as a visitor: its id, and the headers that continue it."""
+    started = client.post(
+        "/v1/messages/send",
+        json={"kb_id": kb_id, "user_id": user, "text": "When?"},
+        headers=browser,
+    )
+    assert started.status_code == 200, started.text
+    token = started.json().get("visitor_token")
+    return started.json()["conversation_id"], browser | (
+        {"X-Visitor-Token": token} if token else {}
+    )
+
+
+def _press(
+    client: TestClient,
+    kb_id: str,
+    conversation: str,
+    owner: dict[str, str],
+    variables: dict[str, Any],
+) -> httpx.Response:
+    action = {"type": "button", "payload": "When does it open?", "variables": variables}
+    body = {"kb_id": kb_id, "user_id": "v1", "conversation_id": conversation, "action": action}
+    return client.post("/v1/messages/send", json=body, headers=owner)
+
+
+def test_button_actions_cannot_grow_a_conversations_state_past_its_bound(
+    client: TestClient,
+) -> None:
+    """Regression (security review): button actions merged `action.variables` into the state
+    without the 100-key / 64 KiB check (15 actions: 1,350 keys, 828 KB), publishable keys
+    included."""
+    kb_id = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+    client.post(f"/v1/kbs/{kb_id}/documents", json={"title": "Hours", "text": DOC})
+    browser = _visitor(client, kb_id)
+    for grow in (
+        lambda n: {f"k{n}_{i}": i for i in range(90)},  # many keys
+        lambda n: {f"big{n}": "x" * 40_000},  # few, large values
+    ):
+        conversation, owner = _start(client, kb_id, browser)
+        answers = [_press(client, kb_id, conversation, owner, grow(n)) for n in range(15)]
+        assert answers[0].status_code == 200, answers[0].text
+        for refused in answers[1:]:
+            assert refused.status_code == 413, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "state_too_large"
+            assert refused.json()["max_keys"] == 100 and refused.json()["max_bytes"] == 65536
+        stored = client.get(f"/v1/conversations/{conversation}/variables").json()["variables"]
+        assert stored == grow(0)  # the first action's, and nothing of the refused ones
+        history = client.get(f"/v1/conversations/{conversation}/history").json()
+        assert history["total"] == 4  # the start and the first action, each with its reply
+    # The route that replaces the variables keeps its own bound on the request.
+    too_many = {f"k{i}": i for i in range(101)}
+    put = client.put(
+        f"/v1/conversations/{conversation}/variables", json={"variables": too_many}, headers=owner
+    )
+    assert put.status_code == 422 and put.json()["code"] == "validation_failed"
+
+
+@pytest.fixture
+def tight(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+    """An admin client of an app with small storage caps."""
+    settings = make_settings(
+        tmp_path / "data",
+        chat__max_messages_per_conversation=4,
+        chat__max_events_per_conversation=3,
+        chat__max_conversations_per_user=2,
+        chat__max_leads_per_conversation=2,
+    )
+    container = build_container(settings, embedder=embedder)
+    with TestClient(create_app(container), headers=admin_headers(container)) as client:
+        yield client
+    container.close()
+
+
+def _limit_reached(response: httpx.Response, cap: int) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "limit_reached" and response.json()["limit"] == cap
+
+
+def test_a_visitor_cannot_grow_a_conversations_messages_without_bound(tight: TestClient) -> None:
+    """Regression (security review): a publishable key could append messages to a conversation
+    for ever; the cap refuses the turn before the model is asked."""
+    kb_id = tight.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+    conversation, owner = _start(tight, kb_id, _visitor(tight, kb_id))
+    follow_up = {"kb_id": kb_id, "user_id": "v1", "conversation_id": conversation, "text": "And?"}
+    assert tight.post("/v1/messages/send", json=follow_up, headers=owner).status_code == 200
+    _limit_reached(tight.post("/v1/messages/send", json=follow_up, headers=owner), 4)
+    streamed = tight.post("/v1/messages/send", json=follow_up | {"stream": True}, headers=owner)
+    _limit_reached(streamed, 4)  # refused before the stream starts
+    assert _press(tight, kb_id, conversation, owner, {"a": 1}).status_code == 409
+    assert tight.get(f"/v1/conversations/{conversation}/history").json()["total"] == 4
+    assert tight.get(f"/v1/conversations/{conversation}/variables").json()["variables"] == {}
+
+
+def test_a_visitor_cannot_grow_a_conversations_events_without_bound(
+    tight: TestClient, tmp_path: Path
+) -> None:
+    """Regression (security review): every typing event was kept; now the latest few are, and
+    no event is refused."""
+    kb_id = tight.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+    conversation, owner = _start(tight, kb_id, _visitor(tight, kb_id))
+    for kind in ["typing"] * 9 + ["read"]:
+        sent = tight.post(
+            f"/v1/conversations/{conversation}/events", json={"type": kind}, headers=owner
+        )
+        assert sent.status_code == 202, sent.text
+    status = tight.get(f"/v1/conversations/{conversation}").json()
+    assert status["read_at"] is not None and status["typing_at"] is not None
+    database = tmp_path / "data" / "kb.sqlite3"
+    with sqlite3.connect(database) as connection:
+        (kept,) = connection.execute(
+            "SELECT COUNT(*) FROM conversation_events WHERE conversation_id = ?", (conversation,)
+        ).fetchone()
+    assert kept == 3
+
+
+def test_a_visitor_cannot_file_leads_or_start_conversations_without_bound(
+    tight: TestClient,
+) -> None:
+    """Regression (security review): leads per conversation and conversations per user id had
+    no cap a publishable key was held to."""
+    kb_id = tight.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+    browser = _visitor(tight, kb_id)
+    conversation, owner = _start(tight, kb_id, browser)
+    lead = {"name": "Ada", "email": "ada@example.com"}
+    for _ in range(2):
+        filed = tight.post(f"/v1/conversations/{conversation}/lead", json=lead, headers=owner)
+        assert filed.status_code == 201, filed.text
+    _limit_reached(
+        tight.post(f"/v1/conversations/{conversation}/lead", json=lead, headers=owner), 2
+    )
+    assert tight.get(f"/v1/kbs/{kb_id}/leads").json()["total"] == 2
+
+    _start(tight, kb_id, browser)  # the user's second conversation
+    third = tight.post(
+        "/v1/messages/send", json={"kb_id": kb_id, "user_id": "v1", "text": "Hi?"}, headers=browser
+    )
+    _limit_reached(third, 2)
+    _start(tight, kb_id, browser, user="v2")  # another user id has its own allowance

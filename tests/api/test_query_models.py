@@ -33,10 +33,10 @@ def remote_client(
 ) -> Iterator[tuple[TestClient, str]]:
     settings = make_settings(
         tmp_path / "data",
-        llm__openai_base_url=provider.base_url,
-        llm__openai_model="gpt-test",
+        llm__openai_compatible__base_url=provider.base_url,
+        llm__openai_compatible__model="gpt-test",
     )
-    settings.llm.openai_api_key = SecretStr("sk-secret-test-key")
+    settings.llm.openai_compatible.api_key = SecretStr("sk-secret-test-key")
     container = build_container(settings, embedder=embedder)
     with TestClient(create_app(container), headers=admin_headers(container)) as client:
         kb_id = client.post("/v1/kbs", json={"name": "office"}).json()["id"]

@@ -33,13 +33,16 @@ def provider() -> Iterator[FakeOpenAIServer]:
 def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
     """Default settings, with the openai-compatible model pointed at the fake provider."""
     return make_settings(
-        tmp_path / "data", llm__openai_base_url=provider.base_url, llm__openai_model="gpt-test"
+        tmp_path / "data",
+        llm__openai_compatible__base_url=provider.base_url,
+        llm__openai_compatible__model="gpt-test",
     )
 
 
 @pytest.fixture
 def kb(live_server: str, auth_headers: dict[str, str]) -> str:
-    with httpx.Client(base_url=live_server, headers=auth_headers) as http:
+    # A hang guard, not a limit: a loaded machine or a first import may take over 5 s.
+    with httpx.Client(base_url=live_server, headers=auth_headers, timeout=60) as http:
         kb_id: str = http.post("/v1/kbs", json={"name": "office"}).json()["id"]
         http.post(f"/v1/kbs/{kb_id}/documents", json={"title": "Parking", "text": DOC})
     return kb_id
@@ -159,7 +162,7 @@ class _Only(ModelRegistry):
 
 
 def _use(container: Container, model: _ScriptedModel) -> None:
-    container.queries = QueryService(container.retriever, _Only(model), 256)
+    container.queries = QueryService(container.registry, container.retriever, _Only(model), 256)
 
 
 def test_client_disconnect_stops_generation(

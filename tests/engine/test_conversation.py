@@ -62,7 +62,7 @@ def provider() -> Iterator[FakeOpenAIServer]:
 def _models(
     tmp_path: Path, provider: FakeOpenAIServer, embedder: SentenceTransformerEmbedder
 ) -> ModelRegistry:
-    settings = make_settings(tmp_path, llm__openai_base_url=provider.base_url)
+    settings = make_settings(tmp_path, llm__openai_compatible__base_url=provider.base_url)
     return ModelRegistry(settings.llm, embedder)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.container import Container
+from engine.question import Question
 from engine.streaming import Delta, Finished, MarkerFilter
 from ingest.sources import RawSource
 
@@ -28,8 +29,8 @@ def test_stream_ends_with_the_same_answer_as_answer(container: Container) -> Non
     kb = container.catalog.create_kb("office")
     text = b"# Parking\n\nStaff parking is on level minus two. Visitors park outside."
     container.ingestion.ingest(kb.id, RawSource(text, source="parking.md"))
-    events = list(container.queries.stream(kb.id, "Where do staff park?"))
+    events = list(container.queries.stream(Question(kb.id, "Where do staff park?")))
     assert all(isinstance(e, Delta) for e in events[:-1])
     final = events[-1]
     assert isinstance(final, Finished)
-    assert final.answer == container.queries.answer(kb.id, "Where do staff park?")
+    assert final.answer == container.queries.answer(Question(kb.id, "Where do staff park?"))

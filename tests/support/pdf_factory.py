@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from pypdf import PdfWriter
-from pypdf.generic import ContentStream, DictionaryObject, NameObject
+from pypdf.generic import ContentStream, DictionaryObject, NameObject, StreamObject
 
 
 def make_pdf(pages: list[str], title: str | None = None) -> bytes:
@@ -52,3 +52,25 @@ def _text_operators(text: str) -> bytes:
 def _pdf_string(line: str) -> bytes:
     escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     return b"(" + escaped.encode("cp1252", errors="replace") + b")"
+
+
+def make_slow_pdf(pages: int = 8, operators: int = 250_000) -> bytes:
+    """A ~5 KB PDF that costs pypdf ~4 s of CPU per page while respecting every cap.
+
+    Its ``pages`` pages share one Flate-compressed content stream of ``operators`` tiny ``Tj``
+    text operators, which compresses ~400:1 and is parsed again for each page.
+    """
+    writer = PdfWriter()
+    body = StreamObject()
+    body.set_data(b"BT /F1 12 Tf 72 720 Td " + b"(a) Tj " * operators + b"ET")
+    shared = writer._add_object(body.flate_encode(level=9))
+    font = writer._add_object(_helvetica())
+    for _ in range(pages):
+        page = writer.add_blank_page(width=612, height=792)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
+        page[NameObject("/Contents")] = shared
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,22 @@ def test_ingest_a_directory_then_ask_and_list(runner: CliRunner, tmp_path: Path)
     assert missing.exit_code == 2
 
 
-def test_ask_json_reports_not_grounded(runner: CliRunner) -> None:
+def test_ask_exits_3_when_not_grounded_in_plain_and_json_output(runner: CliRunner) -> None:
+    """Regression: `kb ask --json` exited 0 for an ungrounded answer; the README says exit 3."""
     assert runner.invoke(app, ["create", "empty"]).exit_code == 0
-    result = runner.invoke(app, ["ask", "empty", "What is the capital of Peru?", "--json"])
-    assert result.exit_code == 0
-    assert '"grounded": false' in result.stdout
+    question = "What is the capital of Peru?"
+    as_json = runner.invoke(app, ["ask", "empty", question, "--json"])
+    assert as_json.exit_code == 3, as_json.output
+    assert json.loads(as_json.stdout)["grounded"] is False
+    plain = runner.invoke(app, ["ask", "empty", question])
+    assert plain.exit_code == 3, plain.output
+
+
+def test_ask_json_exits_0_when_grounded(runner: CliRunner, tmp_path: Path) -> None:
+    note = tmp_path / "coffee.md"
+    note.write_text("# Coffee\n\nThe coffee machine is on the third floor.")
+    assert runner.invoke(app, ["ingest", "office", str(note)]).exit_code == 0
+    result = runner.invoke(app, ["ask", "office", "Where is the coffee machine?", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["grounded"] is True and "third floor" in body["answer"]

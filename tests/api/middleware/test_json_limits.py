@@ -114,10 +114,11 @@ def test_deep_nesting_is_refused_before_it_reaches_a_free_form_field(
     client: tuple[TestClient, str],
 ) -> None:
     """Regression: 900 nested arrays in profile attributes were a 500 (serialisation depth)."""
-    c, _ = client
+    c, kb_id = client
     raw = b'{"attributes": {"a": ' + b"[" * 900 + b"]" * 900 + b"}}"
-    _problem(c.put("/v1/users/u2/profile", content=raw, headers=JSON), 400, "json_too_complex")
-    assert c.get("/v1/users/u2/profile").json()["attributes"] == {}
+    profile = f"/v1/users/u2/profile?kb_id={kb_id}"
+    _problem(c.put(profile, content=raw, headers=JSON), 400, "json_too_complex")
+    assert c.get(profile).json()["attributes"] == {}
 
 
 @pytest.mark.parametrize(
@@ -169,7 +170,7 @@ FIELD_BOUNDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "profile attribute too large": (
         "put",
-        "/v1/users/u3/profile",
+        "/v1/users/u3/profile?kb_id={kb}",
         {"attributes": {"blob": "x" * 70_000}},
     ),
     "conversation variables too large": (
@@ -192,7 +193,7 @@ FIELD_BOUNDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     ),
     "profile with too many attributes": (
         "put",
-        "/v1/users/u3/profile",
+        "/v1/users/u3/profile?kb_id={kb}",
         {"attributes": {f"a{i}": 1 for i in range(101)}},
     ),
     "conversation id too long": (

@@ -44,12 +44,12 @@ def settings(
     """OpenAI pointed at a server that always fails, Mistral at one that works."""
     settings = make_settings(
         tmp_path / "data",
-        llm__openai_platform_base_url=broken_openai.base_url,
-        llm__mistral_base_url=mistral.base_url,
+        llm__openai__base_url=broken_openai.base_url,
+        llm__mistral__base_url=mistral.base_url,
         llm__max_retries=0,
     )
-    settings.llm.openai_platform_api_key = SecretStr(OPENAI_KEY)
-    settings.llm.mistral_api_key = SecretStr("mistral-test-key")
+    settings.llm.openai.api_key = SecretStr(OPENAI_KEY)
+    settings.llm.mistral.api_key = SecretStr("mistral-test-key")
     return settings
 
 

@@ -113,3 +113,70 @@ def test_cross_encoder_reranker_reorders_by_its_scores(container: Container, kb:
     assert head == sorted(head, reverse=True)
     with pytest.raises(Exception, match="No reranker model"):
         CrossEncoderReranker(Path("/nonexistent"), 3).rerank("q", passages)
+
+
+SHIPPING = (
+    "Shipping notes\n\nYour parcel left our warehouse in Leeds on Monday and travels by road. "
+    "Reference ORD88412. Deliveries arrive within three working days."
+)
+ORDER_FAQ = (
+    "You can track your order from the Orders page of your account.",
+    "Order numbers start with ORD followed by five digits.",
+    "To cancel an order, contact support within one hour of placing it.",
+    "If your order arrives damaged, send us a photo and we replace it.",
+    "Your order history lists every order of the last three years.",
+)
+
+
+def _found(container: Container, kb_id: str, query: str, **kwargs: object) -> list[str]:
+    """Sources of what passes the relevance floor (the server's unless ``min_score`` is given)."""
+    request = SearchRequest(query, top_k=5, **kwargs)  # type: ignore[arg-type]
+    return [p.chunk.source for p in container.retriever.search(kb_id, request)]
+
+
+@pytest.fixture
+def orders(container: Container, kb: str) -> str:
+    """The acme knowledge base with shipping notes and an FAQ about orders added."""
+    for i, text in enumerate((SHIPPING, *ORDER_FAQ)):
+        source = "notes/shipping.txt" if i == 0 else f"faq/orders-{i}.txt"
+        container.ingestion.ingest(kb, RawSource(text.encode(), source=source, filename="o.txt"))
+    return kb
+
+
+def test_an_identifier_passes_the_floor_on_lexical_evidence(
+    container: Container, orders: str
+) -> None:
+    """Regression: the cosine floor dropped lexical hits: "Reference ORD88412" was never found."""
+    for mode in ("lexical", "hybrid"):
+        [best, *_] = container.retriever.search(orders, SearchRequest("ORD88412", mode=mode))
+        assert best.chunk.source == "notes/shipping.txt", mode
+        assert best.similarity is not None and best.similarity < 0.3  # lexical evidence alone
+
+
+def test_hybrid_ranks_an_exact_identifier_match_first(container: Container, orders: str) -> None:
+    """Regression: fused, the passage holding ORD88412 ranked below every passage on orders."""
+    for question in ("Where is my order ORD88412?", "ORD88412 has not arrived yet"):
+        assert _found(container, orders, question, mode="hybrid")[0] == "notes/shipping.txt"
+    faq = _found(container, orders, "How do I track my order?", mode="hybrid")
+    assert faq[0] == "faq/orders-1.txt"  # without an identifier, fusion decides as before
+
+
+def test_lexical_mode_is_never_floored_by_cosine(container: Container, kb: str) -> None:
+    errors = "https://acme.test/help/errors.md"
+    assert _found(container, kb, "QX-9047", mode="lexical", min_score=0.99) == [errors]
+    assert _found(container, kb, "QX-9047", mode="hybrid", min_score=0.99) == [errors]
+    assert _found(container, kb, "QX-9047", mode="dense", min_score=0.99) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the full name of the Mongolian capital?", "Which code opens a bank vault?"],
+)
+def test_an_off_topic_question_gets_no_passage_in_any_mode(
+    container: Container, kb: str, question: str
+) -> None:
+    """The honest "not in the knowledge base": words matching by chance are no evidence."""
+    assert container.lexical.search(kb, question, 10), "the question must share a word"
+    for mode in ("dense", "lexical", "hybrid"):
+        assert _sources(container, kb, question, mode=mode), "there are candidates to floor"
+        assert _found(container, kb, question, mode=mode) == [], mode

@@ -1,5 +1,5 @@
 """The crawler's pure parts: URL normalisation, scope, address safety, robots.txt, sitemaps,
-link extraction and near-duplicate fingerprints."""
+link extraction, near-duplicate fingerprints and the spacing of requests to a host."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import re
 
 import pytest
 
+from ingest.crawl import frontier
 from ingest.crawl.dedupe import FingerprintIndex, fingerprint
+from ingest.crawl.frontier import HostGate
 from ingest.crawl.links import extract_links
 from ingest.crawl.robots import rules_from_response
 from ingest.crawl.sitemaps import gunzip_capped, parse_sitemap
@@ -169,3 +171,50 @@ def test_near_duplicates_share_a_fingerprint_band() -> None:
     assert index.claim("https://e.com/a", fingerprint(text)) is None
     # Short pages are compared exactly: a shared template line must not merge them.
     assert fingerprint("Page 1 of the catalogue") != fingerprint("Page 2 of the catalogue")
+
+
+class _Clock:
+    """A monotonic clock that moves only when told (or when the gate waits)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class _Cancel:
+    """Stands in for the crawl's cancel event: waiting on it moves the clock, never cancels."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, timeout: float) -> bool:
+        self.clock.now += timeout
+        return False
+
+
+def test_the_host_gate_spaces_requests_from_the_previous_actual_release(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: request gaps were timed on a real clock (failed under load); a fake one now."""
+    # Spaced by the delay from the previous actual release: a worker released late (the CPU
+    # busy) does not let the next ones out in a burst; other hosts and delay 0 are not held.
+    clock = _Clock()
+    monkeypatch.setattr(frontier, "time", clock)
+    gate = HostGate(_Cancel(clock))  # type: ignore[arg-type]
+    releases = []
+    for _ in range(3):
+        assert gate.wait("a.example", 1.0)
+        releases.append(clock.now)
+    assert releases == [100.0, 101.0, 102.0]
+    clock.now += 5  # the next worker comes late
+    for _ in range(2):
+        assert gate.wait("a.example", 1.0)
+        releases.append(clock.now)
+    assert releases[3:] == [107.0, 108.0]  # late, then one delay later: no burst
+    assert gate.wait("b.example", 1.0) and clock.now == 108.0
+    assert gate.wait("a.example", 0) and clock.now == 108.0

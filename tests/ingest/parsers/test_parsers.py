@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -22,6 +23,7 @@ from kb.errors import (
     UnprocessableDocument,
     UnsupportedMediaType,
 )
+from tests.conftest import run_python
 from tests.support.pdf_factory import make_pdf
 
 LIMITS = ParseLimits()
@@ -219,6 +221,33 @@ def test_markdown_title_is_first_h1_outside_code() -> None:
     assert parse_bytes(data, LIMITS, filename="a.md").title == "Real Title"
 
 
+@pytest.mark.parametrize(
+    ("heading", "title"),
+    [("# Title ##", "Title"), ("# C#", "C#"), ("#\tTabbed  #  ", "Tabbed"), ("# ###", "###")],
+)
+def test_markdown_h1_drops_a_closing_run_of_hashes_only(heading: str, title: str) -> None:
+    assert parse_bytes(f"{heading}\n\nBody.".encode(), LIMITS, filename="a.md").title == title
+
+
+@pytest.mark.parametrize(
+    "upload",
+    [
+        "b'# Big' + b' ' * 1_000_000 + b'Title\\nBody.'",
+        "b'---\\ntitle: Big' + b' ' * 1_000_000 + b'Title\\n---\\nBody.'",
+    ],
+    ids=["h1", "front matter"],
+)
+def test_markdown_titles_take_linear_time(upload: str) -> None:
+    """Regression: a 1 MB Markdown title line of blanks took hours (a quadratic pattern), in
+    the server process."""
+    code = (
+        "from ingest.parsers.base import ParseLimits\n"
+        "from ingest.parsers.registry import parse_bytes\n"
+        f"print(parse_bytes({upload}, ParseLimits(), 'big.md').title.split())"
+    )
+    assert run_python(code) == "['Big', 'Title']"
+
+
 def test_plain_text_has_no_title_and_is_capped() -> None:
     parsed = parse_bytes(b"# Looks like a heading\nbody", ParseLimits(max_text_chars=10), "a.txt")
     assert parsed.media_type == PLAIN
@@ -296,3 +325,24 @@ def test_docx_without_text_is_refused() -> None:
     with pytest.raises(NoExtractableText) as excinfo:
         parse_bytes(buffer.getvalue(), LIMITS)
     assert_error(excinfo, 422, "no_extractable_text")
+
+
+def test_every_parser_spec_is_registered_and_reads_its_suffixes(tmp_path: Path) -> None:
+    """A parser module's spec that the registry does not list would be silently unused."""
+    import importlib
+    import pkgutil
+
+    import ingest.parsers
+    from ingest.parsers.base import ParserSpec
+    from ingest.parsers.registry import SPECS, SUPPORTED_SUFFIXES
+    from ingest.sources import iter_files
+
+    declared = set()
+    for info in pkgutil.iter_modules(ingest.parsers.__path__):
+        module = importlib.import_module(f"ingest.parsers.{info.name}")
+        declared |= {v for v in vars(module).values() if isinstance(v, ParserSpec)}
+    assert declared == set(SPECS)
+    for suffix in SUPPORTED_SUFFIXES:
+        (tmp_path / f"doc{suffix}").write_bytes(b"x")
+    (tmp_path / "ignored.exe").write_bytes(b"x")
+    assert sorted(p.suffix for p in iter_files([tmp_path])) == sorted(SUPPORTED_SUFFIXES)

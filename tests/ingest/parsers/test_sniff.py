@@ -14,6 +14,7 @@ import pytest
 
 from ingest.parsers.sniff import DOCX, HTML, MARKDOWN, PDF, PLAIN, decode_text, sniff_media_type
 from kb.errors import EmptyDocument, KBError, UnsupportedMediaType
+from tests.conftest import run_python
 from tests.support.pdf_factory import make_pdf
 
 
@@ -155,3 +156,53 @@ def test_mojibake_text_is_still_text() -> None:
     data = text.encode()
     assert sniff_media_type(data) == "text/plain"
     assert "Vibram" in decode_text(data)
+
+
+QUOTING_A_HEADER = b"# Formats\n\nA PDF begins with a header such as %PDF-1.7 on its first line.\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "declared", "expected"),
+    [
+        (QUOTING_A_HEADER, "formats.md", None, MARKDOWN),
+        (QUOTING_A_HEADER, None, None, MARKDOWN),
+        (b"%PDF-1.7 is the version most writers emit.\n", None, "text/markdown", MARKDOWN),
+        (b"%PDF-1.7 is the version most writers emit.\n", "versions.txt", None, PLAIN),
+        (b'{"magic": "%PDF-1.7"}\n', "magic.json", "application/json", PLAIN),
+        (b"PK\x03\x04 opens each entry of a zip archive, then a version.\n", "z.txt", None, PLAIN),
+    ],
+)
+def test_text_quoting_a_signature_stays_text(
+    data: bytes, filename: str | None, declared: str | None, expected: str
+) -> None:
+    """Regression: any text with "%PDF-" in its first 1 KB was refused as a corrupt PDF."""
+    assert sniff_media_type(data, filename=filename, declared=declared) == expected
+
+
+@pytest.mark.parametrize(
+    "junk", [b"\r\n", codecs.BOM_UTF8, b"\x1b%-12345X@PJL ENTER LANGUAGE=PDF\r\n"]
+)
+def test_a_pdf_after_a_little_junk_is_still_a_pdf(junk: bytes) -> None:
+    assert sniff_media_type(junk + make_pdf(["Some words"]), filename="scan.txt") == PDF
+
+
+def test_markup_declared_as_plain_text_stays_plain_text() -> None:
+    page = b"<!DOCTYPE html><html><body><p>Hi</p></body></html>"
+    assert sniff_media_type(page, filename="page.txt", declared="text/plain") == PLAIN
+    assert sniff_media_type(page, filename="page.txt") == HTML  # a name only suggests
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        # A run of comments before no start tag: the one-pattern check backtracked 2^40 ways.
+        ("sniff_media_type(b'<!--a-->' * 40 + b'x')", PLAIN),
+        # Every "[" rescanned the rest of its line looking for "](".
+        ("_looks_like_markdown('[' * 1_000_000)", False),
+    ],
+)
+def test_sniffing_takes_linear_time(call: str, expected: object) -> None:
+    """Regression: sniffing patterns backtracked exponentially or quadratically on short
+    uploads, in the server process (holding the GIL)."""
+    code = f"from ingest.parsers.sniff import _looks_like_markdown, sniff_media_type\nprint({call})"
+    assert run_python(code) == str(expected)

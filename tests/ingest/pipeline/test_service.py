@@ -196,7 +196,7 @@ def test_passages_reach_the_embedder_with_the_chunkers_token_ids(container: Cont
         assert list(ids or ()) == embedder.count_tokens(embedded), embedded
     # Some passages continue a section below its heading, which is embedded above them.
     assert any("\nUpgrades\n" in embedded for embedded, _ids in counting.given)
-    ids = [chunk_id(doc.id, doc.content_hash[:16], i) for i in range(doc.chunk_count)]
+    ids = [chunk_id(doc.id, doc.version, i) for i in range(doc.chunk_count)]
     stored = container.store.get(kb.id, ids)
     texts = [embedding_text(chunk) for chunk, _vector in stored]
     assert texts == [embedded for embedded, _ids in counting.given]

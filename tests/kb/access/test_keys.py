@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from kb.access.keys import KeyRepository
 from kb.access.models import hash_secret
+from kb.db.base import now
 from kb.db.registry import Registry
 from kb.errors import InvalidInput
 
@@ -38,6 +39,37 @@ def test_a_rotated_key_expires_after_the_grace_period(keys: KeyRepository) -> No
     kept = keys.get(old.key.prefix)
     assert kept.is_active() and kept.expires_at is not None
     assert not kept.is_active(kept.expires_at + timedelta(seconds=1))
+
+
+def test_a_rotated_key_lasts_exactly_the_grace_period(keys: KeyRepository) -> None:
+    """Regression guard: no test checked the grace period's length (doubling it passed)."""
+    for asked, grace in ((None, timedelta(hours=1)), (timedelta(minutes=5), timedelta(minutes=5))):
+        old = keys.create(["kb:read"])
+        before = now()
+        keys.rotate(old.key.prefix, asked)
+        after = now()
+        kept = keys.get(old.key.prefix)
+        assert kept.expires_at is not None
+        assert before + grace <= kept.expires_at <= after + grace
+        assert kept.is_active(after + grace - timedelta(seconds=1))
+        assert not kept.is_active(kept.expires_at)
+        assert keys.authenticate(old.secret) == kept  # still inside the grace period
+
+
+def test_rotating_a_rotated_key_again_never_extends_the_old_secrets_life(
+    keys: KeyRepository,
+) -> None:
+    """Regression guard: re-rotating a key must never give the old secret a longer grace."""
+    old = keys.create(["kb:read"])
+    first = keys.rotate(old.key.prefix, timedelta(minutes=5))
+    ends = keys.get(old.key.prefix).expires_at
+    second = keys.rotate(old.key.prefix, timedelta(days=30))
+    again = keys.get(old.key.prefix)
+    assert again.expires_at == ends
+    assert again.replaced_by == second.key.prefix != first.key.prefix
+    # A shorter grace period still shortens it: the old secret's life only ever gets shorter.
+    keys.rotate(old.key.prefix, timedelta(0))
+    assert keys.authenticate(old.secret) is None
 
 
 def test_scopes_are_checked_and_admin_implies_all(keys: KeyRepository) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -101,3 +102,41 @@ def test_deleting_a_subscription_removes_its_log(repo: WebhookRepository) -> Non
     assert repo.record(delivery.id, Attempt("succeeded", 200)) is None
     with pytest.raises(WebhookNotFound):
         repo.deliveries(hook.id)
+
+
+def test_events_about_a_deleted_kb_are_not_stored(tmp_path: Path) -> None:
+    """An event published while its knowledge base was being deleted (a crawl ending, a lead)
+    was stored, and so sent, after the deletion."""
+    registry = Registry(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    repo = WebhookRepository(registry.engine, SecretBox([Fernet.generate_key().decode()]))
+    hook = repo.create("https://a.example/", ["*"], "s" * 16, "")
+    kb = registry.create_kb("shop")
+    stored = repo.enqueue(Event("lead.created", {"kb_id": kb.id, "email": "ada@example.com"}))
+    registry.delete_kb(kb.id)
+    assert repo.deliveries(hook.id) == ([], 0)  # erased with the knowledge base
+    assert repo.enqueue(Event("lead.created", {"kb_id": kb.id, "email": "ada@example.com"})) == []
+    assert len(stored) == 1 and repo.deliveries(hook.id)[1] == 0
+
+
+def test_a_delivery_log_from_before_kb_ids_gets_them_from_its_bodies(tmp_path: Path) -> None:
+    """Deliveries stored before they named their knowledge base could not be erased with it."""
+    path = tmp_path / "kb.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE webhook_deliveries (id VARCHAR(64) PRIMARY KEY, webhook_id VARCHAR(64),"
+        " event VARCHAR(64), event_id VARCHAR(64), body TEXT, status VARCHAR(16),"
+        " attempts INTEGER, last_status_code INTEGER, last_error TEXT, last_response TEXT,"
+        " next_attempt_at DATETIME, created_at DATETIME, delivered_at DATETIME);"
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, event_id, body, status, attempts)"
+        " VALUES ('dlv_1', 'wh_1', 'lead.created', 'evt_1',"
+        ' \'{"id":"evt_1","data":{"kb_id":"kb_old","email":"a@b.example"}}\','
+        " 'succeeded', 1),"
+        " ('dlv_2', 'wh_1', 'ping', 'evt_2', '{\"data\":{\"webhook_id\":\"wh_1\"}}', 'pending', 0);"
+    )
+    old.close()
+    registry = Registry(f"sqlite:///{path}")
+    WebhookRepository(registry.engine, SecretBox([Fernet.generate_key().decode()]))
+    with registry.engine.connect() as db:
+        rows = db.exec_driver_sql("SELECT id, kb_id FROM webhook_deliveries ORDER BY id").all()
+    assert [tuple(r) for r in rows] == [("dlv_1", "kb_old"), ("dlv_2", None)]
+    assert registry.erase_rows_of_deleted_kbs() == {"webhook_deliveries": 1}

@@ -8,76 +8,37 @@ The official ``mistralai`` client is pointed at it (``server_url=server.base_url
 
 from __future__ import annotations
 
-import json
+import re
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support.loopback import LoopbackHTTPServer, LoopbackServer
+from tests.support.fakes.base import FakeHandler, FakeServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: LoopbackHTTPServer
+class _Handler(FakeHandler):
+    paths = re.compile(r"^/v1/chat/completions/?(\?|$)")
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-        fake = self.server.fake
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        fake.requests.append(
-            {"path": self.path, "headers": headers, "body": body, "at": time.monotonic()}
-        )
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._json(404, {"detail": "Not Found"})
-        elif fake.fail_status is not None and (
-            fake.fail_times is None or len(fake.requests) <= fake.fail_times
-        ):
-            # Real providers echo (part of) the key they got; the client must not leak it.
-            key = self.headers.get("authorization", "").removeprefix("Bearer ")
-            message = {"object": "error", "message": f"Refused for key {key}.", "type": "error"}
-            extra = {"Retry-After": fake.retry_after} if fake.retry_after is not None else {}
-            self._json(fake.fail_status, message, extra)
-        elif body.get("stream"):
-            self._stream(body, fake.reply)
+    def answer(self, body: Any, route: re.Match[str]) -> None:
+        if body.get("stream"):
+            self.send_sse([*_chunks(body, self.fake.reply), "[DONE]"])
         else:
-            self._json(200, _completion(body, fake.reply))
+            self.send_json(200, _completion(body, self.fake.reply))
 
-    def _json(
-        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        return {"object": "error", "message": message, "type": "error"}
 
-    def _stream(self, body: dict[str, Any], reply: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        words = reply.split(" ")
-        base = {"id": uuid.uuid4().hex, "object": "chat.completion.chunk", "model": body["model"]}
-        base["created"] = int(time.time())
-        chunks = [{**base, "choices": [_delta({"role": "assistant", "content": ""})]}]
-        chunks += [{**base, "choices": [_delta({"content": word + " "})]} for word in words]
-        # Mistral sends the usage with the finish reason, on the last chunk.
-        last = {**base, "choices": [_delta({"content": ""}, "stop")]}
-        last["usage"] = _usage(body, reply)
-        chunks.append(last)
-        for chunk in chunks:
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
+
+def _chunks(body: dict[str, Any], reply: str) -> list[dict[str, Any]]:
+    """The chunks of a streamed completion: one per word, then the finish reason."""
+    base = {"id": uuid.uuid4().hex, "object": "chat.completion.chunk", "model": body["model"]}
+    base["created"] = int(time.time())
+    chunks = [{**base, "choices": [_delta({"role": "assistant", "content": ""})]}]
+    chunks += [{**base, "choices": [_delta({"content": word + " "})]} for word in reply.split(" ")]
+    # Mistral sends the usage with the finish reason, on the last chunk.
+    last = {**base, "choices": [_delta({"content": ""}, "stop")]}
+    last["usage"] = _usage(body, reply)
+    return [*chunks, last]
 
 
 def _delta(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -111,19 +72,11 @@ def _completion(body: dict[str, Any], reply: str) -> dict[str, Any]:
     }
 
 
-class FakeMistralServer(LoopbackServer):
-    """A Mistral chat API server on a free port; set ``reply`` or ``fail_status``
-    (``fail_times``: only the first requests fail; ``retry_after``: the header they carry)."""
+class FakeMistralServer(FakeServer):
+    """A Mistral chat API server on a free port; set ``reply`` or script failures
+    (``FakeServer``)."""
 
     handler = _Handler
-
-    def __init__(self, reply: str = "This is a fake reply.") -> None:
-        self.reply = reply
-        self.fail_status: int | None = None
-        self.fail_times: int | None = None
-        self.retry_after: str | None = None
-        self.requests: list[dict[str, Any]] = []
-        super().__init__()
 
     @property
     def base_url(self) -> str:

@@ -5,56 +5,30 @@ The official ``ollama`` client is pointed at it (``host=server.host``).
 
 from __future__ import annotations
 
-import json
-import time
-from http.server import BaseHTTPRequestHandler
+import re
 from typing import Any
 
-from tests.support.loopback import LoopbackHTTPServer, LoopbackServer
+from tests.support.fakes.base import FakeHandler, FakeServer
 
 _CREATED = "2026-01-01T00:00:00Z"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: LoopbackHTTPServer
+class _Handler(FakeHandler):
+    paths = re.compile(r"^/api/chat$")
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
-        fake = self.server.fake
-        fake.requests.append(body)
-        fake.times.append(time.monotonic())
-        if self.path != "/api/chat":
-            self._send(404, [{"error": f"unknown path {self.path}"}])
-        elif fake.failures:
-            status = fake.failures.pop(0)
-            hint = {"Retry-After": fake.retry_after} if fake.retry_after else {}
-            self._send(status, [{"error": f"server busy ({status})"}], headers=hint)
-        elif body.get("stream", True):
-            words = fake.reply.split(" ")
-            lines = [_chunk(body, w + " ", done=False) for w in words]
-            self._send(200, [*lines, _final(body, "", fake.reply)], "application/x-ndjson")
+    def answer(self, body: Any, route: re.Match[str]) -> None:
+        reply = self.fake.reply
+        if body.get("stream", True):
+            lines = [_chunk(body, word + " ", done=False) for word in reply.split(" ")]
+            self.send_ndjson([*lines, _final(body, "", reply)])
         else:
-            self._send(200, [_final(body, fake.reply, fake.reply)])
+            self.send_json(200, _final(body, reply, reply))
 
-    def _send(
-        self,
-        status: int,
-        lines: list[dict[str, Any]],
-        kind: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        return {"error": message}
+
+    def refusal(self, status: int) -> str:
+        return f"server busy ({status})"
 
 
 def _chunk(body: dict[str, Any], content: str, done: bool) -> dict[str, Any]:
@@ -77,19 +51,10 @@ def _final(body: dict[str, Any], content: str, reply: str) -> dict[str, Any]:
     }
 
 
-class FakeOllamaServer(LoopbackServer):
-    """An Ollama server on a free port; set ``reply``, or queue HTTP error ``failures`` (sent
-    with ``Retry-After: retry_after`` when set)."""
+class FakeOllamaServer(FakeServer):
+    """An Ollama server on a free port; set ``reply`` or script failures (``FakeServer``)."""
 
     handler = _Handler
-
-    def __init__(self, reply: str = "This is a fake reply.") -> None:
-        self.reply = reply
-        self.failures: list[int] = []
-        self.retry_after: str | None = None
-        self.requests: list[dict[str, Any]] = []
-        self.times: list[float] = []  # when each request came
-        super().__init__()
 
     @property
     def host(self) -> str:

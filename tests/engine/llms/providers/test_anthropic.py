@@ -45,10 +45,10 @@ def test_generate_sends_the_system_prompt_apart_and_reports_usage(
     assert generation.usage.prompt_tokens == 4 and generation.usage.completion_tokens == 7
     sent = claude.requests[-1]
     # The client sends the key as x-api-key or (newer versions) as a bearer token.
-    assert KEY in sent["headers"].get("x-api-key", sent["headers"].get("authorization", ""))
-    assert sent["body"]["system"] == "Answer from passages."
-    assert sent["body"]["messages"] == [{"role": "user", "content": "Where?"}]
-    assert sent["body"]["max_tokens"] == 64
+    assert KEY in sent.headers.get("x-api-key", sent.headers.get("authorization", ""))
+    assert sent.body["system"] == "Answer from passages."
+    assert sent.body["messages"] == [{"role": "user", "content": "Where?"}]
+    assert sent.body["max_tokens"] == 64
 
 
 def test_stream_yields_text_deltas_and_returns_usage(claude: FakeAnthropicServer) -> None:
@@ -82,8 +82,8 @@ def test_registry_needs_a_key(tmp_path: Path, embedder: SentenceTransformerEmbed
 @pytest.fixture
 def settings(tmp_path: Path, claude: FakeAnthropicServer) -> Settings:
     """Default settings with the anthropic models pointed at the fake server."""
-    settings = make_settings(tmp_path / "data", llm__anthropic_base_url=claude.base_url)
-    settings.llm.anthropic_api_key = SecretStr(KEY)
+    settings = make_settings(tmp_path / "data", llm__anthropic__base_url=claude.base_url)
+    settings.llm.anthropic.api_key = SecretStr(KEY)
     return settings
 
 
@@ -100,5 +100,5 @@ def test_streamed_query_through_claude_reports_usage(
     done = events[-1].data
     assert done["model"] == "anthropic:claude-x" and done["grounded"] is True
     assert done["usage"]["completion_tokens"] == 7 and done["usage"]["prompt_tokens"] > 0
-    assert claude.requests[-1]["body"]["model"] == "claude-x"
+    assert claude.requests[-1].body["model"] == "claude-x"
     assert [c["number"] for c in events[-2].data["citations"]] == [1]

@@ -48,11 +48,11 @@ def test_generate_sends_the_system_instruction_apart_and_reports_usage(
     assert generation.model == "gemini:gemini-test"
     assert generation.usage.prompt_tokens == 6 and generation.usage.completion_tokens == 7
     sent = gemini.requests[-1]
-    assert sent["path"] == "/v1beta/models/gemini-test:generateContent"
-    assert sent["headers"]["x-goog-api-key"] == KEY
-    assert sent["body"]["systemInstruction"]["parts"] == [{"text": "Answer from passages."}]
-    assert [c["role"] for c in sent["body"]["contents"]] == ["user", "model", "user"]
-    assert sent["body"]["generationConfig"]["maxOutputTokens"] == 64
+    assert sent.path == "/v1beta/models/gemini-test:generateContent"
+    assert sent.headers["x-goog-api-key"] == KEY
+    assert sent.body["systemInstruction"]["parts"] == [{"text": "Answer from passages."}]
+    assert [c["role"] for c in sent.body["contents"]] == ["user", "model", "user"]
+    assert sent.body["generationConfig"]["maxOutputTokens"] == 64
 
 
 def test_stream_yields_text_deltas_and_returns_usage(gemini: FakeGeminiServer) -> None:
@@ -64,9 +64,7 @@ def test_stream_yields_text_deltas_and_returns_usage(gemini: FakeGeminiServer) -
     assert "".join(texts).strip() == "Staff park on level minus two [1]."
     assert len(texts) == 7
     assert end.value.value.completion_tokens == 7 and end.value.value.prompt_tokens == 6
-    assert gemini.requests[-1]["path"].startswith(
-        "/v1beta/models/gemini-test:streamGenerateContent"
-    )
+    assert gemini.requests[-1].path.startswith("/v1beta/models/gemini-test:streamGenerateContent")
 
 
 @pytest.mark.parametrize("status", [400, 503])
@@ -92,7 +90,7 @@ def test_retries_wait_as_long_as_the_server_asks(gemini: FakeGeminiServer, hint:
         gemini.retry_delay = "1s"
     assert _model(gemini, max_retries=2).generate(PROMPT, 64).text
     first, second = gemini.requests
-    assert second["at"] - first["at"] >= 0.95
+    assert second.at - first.at >= 0.95
 
 
 def test_a_stream_is_retried_until_it_starts(gemini: FakeGeminiServer) -> None:
@@ -119,10 +117,10 @@ def test_stream_error_becomes_a_provider_error(gemini: FakeGeminiServer) -> None
 def test_registry_builds_gemini_from_settings(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, gemini: FakeGeminiServer
 ) -> None:
-    settings = make_settings(tmp_path, llm__gemini_base_url=gemini.base_url)
+    settings = make_settings(tmp_path, llm__gemini__base_url=gemini.base_url)
     with pytest.raises(ModelUnavailable):
         ModelRegistry(settings.llm, embedder).get("gemini")
-    settings.llm.gemini_api_key = SecretStr(KEY)
+    settings.llm.gemini.api_key = SecretStr(KEY)
     model = ModelRegistry(settings.llm, embedder).get("gemini:gemini-2.5-pro")
     assert model.generate(PROMPT, 16).model == "gemini:gemini-2.5-pro"
-    assert gemini.requests[-1]["path"] == "/v1beta/models/gemini-2.5-pro:generateContent"
+    assert gemini.requests[-1].path == "/v1beta/models/gemini-2.5-pro:generateContent"

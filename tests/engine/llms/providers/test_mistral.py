@@ -41,9 +41,9 @@ def test_generate_sends_the_messages_and_reports_usage(mistral: FakeMistralServe
     assert generation.model == "mistral:mistral-test"
     assert generation.usage.prompt_tokens == 4 and generation.usage.completion_tokens == 7
     sent = mistral.requests[-1]
-    assert sent["headers"]["authorization"] == f"Bearer {KEY}"
-    assert sent["body"]["model"] == "mistral-test" and sent["body"]["max_tokens"] == 64
-    assert [m["role"] for m in sent["body"]["messages"]] == ["system", "user"]
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    assert sent.body["model"] == "mistral-test" and sent.body["max_tokens"] == 64
+    assert [m["role"] for m in sent.body["messages"]] == ["system", "user"]
 
 
 def test_stream_yields_text_deltas_and_returns_usage(mistral: FakeMistralServer) -> None:
@@ -55,7 +55,7 @@ def test_stream_yields_text_deltas_and_returns_usage(mistral: FakeMistralServer)
     assert "".join(texts).strip() == "Staff park on level minus two [1]."
     assert len(texts) == 7
     assert end.value.value.completion_tokens == 7 and end.value.value.prompt_tokens == 4
-    assert mistral.requests[-1]["body"]["stream"] is True
+    assert mistral.requests[-1].body["stream"] is True
 
 
 @pytest.mark.parametrize("status", [401, 503])
@@ -75,7 +75,7 @@ def test_retries_wait_as_long_as_retry_after_asks(mistral: FakeMistralServer) ->
     mistral.fail_status, mistral.fail_times, mistral.retry_after = 429, 1, "1"
     assert _model(mistral, max_retries=2).generate(PROMPT, 64).text
     first, second = mistral.requests
-    assert second["at"] - first["at"] >= 0.95
+    assert second.at - first.at >= 0.95
 
 
 def test_stream_error_becomes_a_provider_error(mistral: FakeMistralServer) -> None:
@@ -88,10 +88,10 @@ def test_stream_error_becomes_a_provider_error(mistral: FakeMistralServer) -> No
 def test_registry_builds_mistral_from_settings(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, mistral: FakeMistralServer
 ) -> None:
-    settings = make_settings(tmp_path, llm__mistral_base_url=mistral.base_url)
+    settings = make_settings(tmp_path, llm__mistral__base_url=mistral.base_url)
     with pytest.raises(ModelUnavailable):
         ModelRegistry(settings.llm, embedder).get("mistral")
-    settings.llm.mistral_api_key = SecretStr(KEY)
+    settings.llm.mistral.api_key = SecretStr(KEY)
     model = ModelRegistry(settings.llm, embedder).get("mistral:mistral-large-latest")
     assert model.generate(PROMPT, 16).model == "mistral:mistral-large-latest"
-    assert mistral.requests[-1]["body"]["model"] == "mistral-large-latest"
+    assert mistral.requests[-1].body["model"] == "mistral-large-latest"

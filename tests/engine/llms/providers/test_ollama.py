@@ -39,9 +39,9 @@ def test_generate_sends_messages_and_token_limit_and_reports_usage(
     assert generation.model == "ollama:llama-test"
     assert generation.usage.prompt_tokens == 4 and generation.usage.completion_tokens == 7
     sent = server.requests[-1]
-    assert sent["model"] == "llama-test" and sent["stream"] is False
-    assert sent["messages"][0] == {"role": "system", "content": "Answer from passages."}
-    assert sent["options"]["num_predict"] == 64
+    assert sent.body["model"] == "llama-test" and sent.body["stream"] is False
+    assert sent.body["messages"][0] == {"role": "system", "content": "Answer from passages."}
+    assert sent.body["options"]["num_predict"] == 64
 
 
 def test_stream_yields_pieces_and_returns_usage(server: FakeOllamaServer) -> None:
@@ -64,11 +64,11 @@ def test_retries_wait_as_long_as_retry_after_asks(server: FakeOllamaServer) -> N
     """A proxy or Ollama's cloud in front of the model may say when to come back."""
     server.failures, server.retry_after = [429], "1"
     assert _model(server).generate(PROMPT, 64).text.startswith("Staff park")
-    first, second = server.times
+    first, second = (request.at for request in server.requests)
     assert second - first >= 0.95
     # Asked to wait longer than a question can: failed at once, not retried.
     server.failures, server.retry_after = [503], "3600"
-    server.requests.clear()
+    server.clear()
     with pytest.raises(ProviderError, match="HTTP 503"):
         _model(server).generate(PROMPT, 64)
     assert len(server.requests) == 1
@@ -89,7 +89,7 @@ def test_errors_become_provider_errors(server: FakeOllamaServer) -> None:
 def test_registry_builds_ollama_models_from_settings(
     server: FakeOllamaServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    settings = make_settings(tmp_path, llm__ollama_host=server.host)
+    settings = make_settings(tmp_path, llm__ollama__base_url=server.host)
     model = ModelRegistry(settings.llm, embedder).get("ollama:qwen-test")
     assert model.generate(PROMPT, 16).model == "ollama:qwen-test"
-    assert server.requests[-1]["model"] == "qwen-test"
+    assert server.requests[-1].body["model"] == "qwen-test"

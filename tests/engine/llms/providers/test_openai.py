@@ -31,8 +31,8 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def llm_settings(tmp_path: Path, server: FakeOpenAIServer) -> LLMSettings:
-    settings = make_settings(tmp_path, llm__openai_platform_base_url=server.base_url).llm
-    settings.openai_platform_api_key = SecretStr(KEY)
+    settings = make_settings(tmp_path, llm__openai__base_url=server.base_url).llm
+    settings.openai.api_key = SecretStr(KEY)
     settings.max_retries = 0
     return settings
 
@@ -72,6 +72,6 @@ def test_openai_errors_name_openai_and_hide_the_key(
 def test_openai_needs_its_own_key(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
     settings = make_settings(tmp_path).llm
     # The openai-compatible server's key is not sent to OpenAI.
-    settings.openai_api_key = SecretStr("sk-for-the-local-server")
-    with pytest.raises(ModelUnavailable, match="KB_LLM__OPENAI_PLATFORM_API_KEY"):
+    settings.openai_compatible.api_key = SecretStr("sk-for-the-local-server")
+    with pytest.raises(ModelUnavailable, match="KB_LLM__OPENAI__API_KEY"):
         ModelRegistry(settings, embedder).get("openai:gpt-4o")
