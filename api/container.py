@@ -314,7 +314,7 @@ def _access(settings: Settings, registry: Registry, catalog: Catalog) -> _Access
     grace = timedelta(seconds=settings.security.key_grace_period_s)
     keys = KeyRepository(registry.engine, grace)
     oauth = _oauth(settings, registry)
-    return _Access(keys, oauth, Grants(keys, oauth.clients, catalog))
+    return _Access(keys, oauth, Grants(keys, oauth.clients, catalog.resolve_kb_ids))
 
 
 def _webhooks(

@@ -3,21 +3,26 @@ name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from kb.access.keys import KeyRepository
 from kb.access.models import IssuedKey, KeyKind
 from kb.access.oauth import IssuedClient, OAuthClientRepository
-from kb.catalog import Catalog
+
+# Knowledge-base ids for ids or names; KnowledgeBaseNotFound for an unknown one
+# (``Catalog.resolve_kb_ids``): passed in, so access control does not reach into the indexes.
+KbResolver = Callable[[Iterable[str]], list[str]]
 
 
 class Grants:
     """Creates keys and OAuth clients, resolving the knowledge bases they are restricted to."""
 
     def __init__(
-        self, keys: KeyRepository, clients: OAuthClientRepository, catalog: Catalog
+        self, keys: KeyRepository, clients: OAuthClientRepository, resolve_kb_ids: KbResolver
     ) -> None:
         self._keys = keys
         self._clients = clients
-        self._catalog = catalog
+        self._resolve_kb_ids = resolve_kb_ids
 
     def create_key(
         self,
@@ -38,4 +43,4 @@ class Grants:
 
     def _kb_ids(self, refs: list[str] | None) -> list[str] | None:
         # KnowledgeBaseNotFound for an unknown one, before anything is created.
-        return self._catalog.resolve_kb_ids(refs) if refs else None
+        return self._resolve_kb_ids(refs) if refs else None
