@@ -8,11 +8,11 @@ apply.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from engine.llms.base import Generation, Prompt
-from engine.llms.providers.base import Failure, ProviderSpec, RemoteModel
+from engine.llms.providers.base import Failure, ProviderSpec, RemoteModel, api_error_message
 from kb.models import Usage
 
 if TYPE_CHECKING:
@@ -65,22 +65,12 @@ class AnthropicModel(RemoteModel):
         import anthropic
 
         if isinstance(exc, anthropic.APIStatusError):
-            return Failure(status=exc.status_code, message=_error_message(exc))
+            return Failure(status=exc.status_code, message=api_error_message(exc.body, exc.message))
         if isinstance(exc, anthropic.APITimeoutError):
             return Failure(timed_out=True)
         if isinstance(exc, anthropic.APIConnectionError):
             return Failure(unreachable=exc.__cause__ or exc)
         return Failure()
-
-
-def _error_message(exc: anthropic.APIStatusError) -> str:
-    """Anthropic's own message (``{"type": "error", "error": {"message": ...}}``)."""
-    body = exc.body
-    message: Any = None
-    if isinstance(body, Mapping):
-        error = body.get("error", body)
-        message = error.get("message") if isinstance(error, Mapping) else error
-    return str(message) if message else exc.message
 
 
 def _usage(usage: Any) -> Usage:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -218,3 +218,13 @@ class RemoteModel(ABC):
 def shorten(text: str) -> str:
     """A provider's message cut to ``MAX_DETAIL_CHARS``."""
     return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS] + "..."
+
+
+def api_error_message(body: object, fallback: str) -> str:
+    """A provider's own error message from a JSON error body (``{"error": {"message": ...}}``,
+    as OpenAI- and Anthropic-style APIs send it), else ``fallback``."""
+    message: Any = None
+    if isinstance(body, Mapping):
+        error = body.get("error", body)
+        message = error.get("message") if isinstance(error, Mapping) else error
+    return str(message) if message else fallback

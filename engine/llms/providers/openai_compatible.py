@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.llms.base import Generation, Prompt
-from engine.llms.providers.base import Failure, ProviderSpec, RemoteModel
+from engine.llms.providers.base import Failure, ProviderSpec, RemoteModel, api_error_message
 from kb.models import Usage
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class OpenAICompatibleModel(RemoteModel):
         import openai
 
         if isinstance(exc, openai.APIStatusError):
-            return Failure(status=exc.status_code, message=_error_message(exc))
+            return Failure(status=exc.status_code, message=api_error_message(exc.body, exc.message))
         if isinstance(exc, openai.APITimeoutError):
             return Failure(timed_out=True)
         if isinstance(exc, openai.APIConnectionError):
@@ -139,16 +139,6 @@ def _to_llama_messages(prompt: Prompt) -> list[LlamaChatMessage]:
         LlamaChatMessage(role=MessageRole(message.role), content=message.content)
         for message in prompt.messages
     ]
-
-
-def _error_message(exc: openai.APIStatusError) -> str:
-    """The provider's own error message (OpenAI's ``{"error": {"message": ...}}``)."""
-    body = exc.body
-    message: Any = None
-    if isinstance(body, Mapping):
-        error = body.get("error", body)
-        message = error.get("message") if isinstance(error, Mapping) else error
-    return str(message) if message else exc.message
 
 
 def _usage_of(raw: Any) -> Usage:
