@@ -40,7 +40,9 @@ from api.routes import (
     openai_compat,
     providers,
     webhooks,
+    widget,
 )
+from api.web.quotas import build_quotas, visitor_quota
 
 # The scope each router requires: reads need kb:read and writes kb:write on the knowledge-base
 # routers; answers guards each route itself (search reads, query chats); health stays open.
@@ -51,7 +53,8 @@ _GUARDS: list[tuple[Any, list[DependsParam]]] = [
     (documents, _KB_ACCESS),
     (crawls, _KB_ACCESS),
     (answers, []),
-    (chat, [Depends(require("chat"))]),
+    # Visitors' quotas after the key is known (publishable keys only).
+    (chat, [Depends(require("chat")), Depends(visitor_quota)]),
     (openai_compat, [Depends(require("chat"))]),
     # A key limited to some knowledge bases must not mint itself an unlimited one.
     (keys, [Depends(require("admin")), Depends(unrestricted)]),
@@ -61,6 +64,7 @@ _GUARDS: list[tuple[Any, list[DependsParam]]] = [
     (leads, []),  # guards each route: recording a lead chats, listing leads reads
     (audit, [Depends(require("admin")), Depends(unrestricted)]),
     (metrics, [Depends(metrics.metrics_access)]),
+    (widget, []),  # guards each route: the script is public, settings need admin
 ]
 
 
@@ -106,6 +110,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.rate_limiter = RateLimiter(
         security.rate_limit, security.rate_limit_storage, security.publishable_rate_limit
     )
+    app.state.visitor_quotas = build_quotas(container.settings.widget, security)
     install_error_handlers(app)
     declare_error_responses(app)
     app.add_middleware(RateLimitHeaders)

@@ -14,10 +14,15 @@ from engine.llms.registry import CREDENTIAL_PROVIDERS, ModelRegistry
 from engine.retrieval.rerank import CrossEncoderReranker
 from engine.retrieval.retriever import RetrievalConfig, Retriever
 from engine.rewrite import QuestionRewriter
+from engine.verify.answerability import AnswerabilityCheck
+from engine.verify.cross_encoder import CrossEncoderVerifier
+from engine.verify.verdicts import Verifier
+from engine.verify.verifier import HeuristicVerifier
 from ingest.chunking import SentenceChunker
 from ingest.crawl import CrawlDeps, CrawlService
 from ingest.parsers.base import ParseLimits
 from ingest.parsers.isolation import ParserPool
+from ingest.pipeline.reindex import ReindexService
 from ingest.pipeline.service import IngestionService
 from kb.access.credentials import CredentialRepository
 from kb.access.grants import Grants
@@ -29,12 +34,16 @@ from kb.db.audit import AuditLog
 from kb.db.bounds import StorageLimits
 from kb.db.conversations import ConversationRepository
 from kb.db.crawls import CrawlRepository
+from kb.db.indexes import IndexRecords
 from kb.db.leads import LeadRepository
 from kb.db.profiles import ProfileRepository
 from kb.db.registry import Registry
-from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
+from kb.db.widgets import WidgetRepository
+from kb.embeddings.base import Embedder, TokenizingEmbedder
+from kb.embeddings.catalog import EmbedderOptions
 from kb.index.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.index.vectors import ChromaStore, VectorStore
+from kb.index_models import EmbedderPool, IndexModels
 from kb.reconcile import Reconciler
 from kb.runtime.events import EventBus
 from kb.runtime.priority import Background
@@ -52,7 +61,8 @@ class Container:
     store: VectorStore
     lexical: LexicalIndex
     catalog: Catalog
-    embedder: SentenceTransformerEmbedder
+    # The configured model's embedder (the default of new knowledge bases; verification).
+    embedder: TokenizingEmbedder
     ingestion: IngestionService
     retriever: Retriever
     models: ModelRegistry
@@ -77,6 +87,12 @@ class Container:
     credentials: CredentialRepository
     # Removes what an interrupted ingestion or deletion left in the indexes (start, `kb doctor`).
     reconciler: Reconciler
+    # Each knowledge base's chat-widget settings.
+    widgets: WidgetRepository
+    # Each knowledge base's embedding model, and the loaded models they share.
+    indexes: IndexModels
+    # Re-indexing a knowledge base with another embedding model.
+    reindex: ReindexService
 
     def check_ready(self) -> str:
         """Raise unless the registry answers and the embedding model is loaded (loading it if
@@ -88,6 +104,7 @@ class Container:
     def close(self) -> None:
         """Release what the services hold."""
         self.crawls.shutdown()  # crawls write through the registry: stop them first
+        self.reindex.close()  # running jobs drop their new collections; old indexes stay
         self.ingestion.close()  # after the crawls, which ingest through it
         self.webhook_dispatcher.stop()  # after the crawls, whose last events are stored
         self.registry.close()
@@ -102,6 +119,7 @@ class _Storage:
     registry: Registry
     lexical: LexicalIndex
     store: VectorStore
+    records: IndexRecords
 
 
 @dataclass(frozen=True)
@@ -123,29 +141,39 @@ class _Access:
 
 
 def build_container(
-    settings: Settings | None = None, embedder: SentenceTransformerEmbedder | None = None
+    settings: Settings | None = None,
+    embedder: TokenizingEmbedder | None = None,
+    embedders: EmbedderPool | None = None,
 ) -> Container:
     """Build the services for ``settings`` (environment settings when None).
 
-    ``embedder`` lets several containers share one loaded model (tests, benchmarks).
+    ``embedder`` (a loaded model) or ``embedders`` (a pool of them) let several containers
+    share loaded models (tests, benchmarks).
     """
     settings = settings or Settings()
     keep_private(settings.storage.data_dir)  # owner-only, and all it will hold
     storage = _storage(settings)
     events = EventBus()
-    embedder = embedder or _embedder(settings)
-    ingestion = _ingestion(settings, storage, embedder, events)
-    retriever = _retriever(settings, storage, embedder)
+    pool = embedders or _embedder_pool(settings, embedder)
+    embedder = pool.get(settings.embedding.model)
+    indexes = IndexModels(storage.records, pool, storage.store, settings.embedding.model)
+    ingestion = _ingestion(settings, storage, embedder, events, indexes)
+    retriever = _retriever(settings, storage, embedder, indexes)
     secrets = _secrets(settings)
     credentials = CredentialRepository(storage.registry.engine, secrets, CREDENTIAL_PROVIDERS)
     models = _models(settings, embedder, credentials)
-    answering = _answering(settings, storage.registry, retriever, models, events)
+    verifier = _verifier(settings, embedder)
+    abstention = AnswerabilityCheck(embedder) if settings.answer.abstain else None
+    answering = _answering(
+        settings, storage.registry, retriever, models, events, verifier, abstention
+    )
     catalog = Catalog(
         storage.registry,
         storage.store,
         storage.lexical,
         validate_model=models.validate,
         write_lock=ingestion.lock,
+        indexes=indexes,
     )
     webhooks, dispatcher = _webhooks(settings, storage.registry, events, secrets)
     access = _access(settings, storage.registry, catalog)
@@ -175,44 +203,60 @@ def build_container(
         reconciler=Reconciler(
             storage.registry, {"vectors": storage.store, "lexical": storage.lexical}, ingestion.lock
         ),
+        widgets=WidgetRepository(storage.registry.engine),
+        indexes=indexes,
+        reindex=ReindexService(
+            storage.registry,
+            indexes,
+            storage.store,
+            ingestion.lock,
+            nice=settings.ingest.background_nice,
+        ),
     )
 
 
 def _storage(settings: Settings) -> _Storage:
     registry = Registry(settings.database_url)
+    records = IndexRecords(registry.engine)
     lexical = SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
+
+    def active_collection(kb_id: str) -> str:
+        found = records.get(kb_id)
+        return found.collection if found is not None else kb_id
+
     store = ChromaStore(
         path=settings.storage.data_dir / "chroma",
         host=settings.store.chroma_host,
         port=settings.store.chroma_port,
         texts=lexical,  # chunk texts live in the lexical index only
+        resolve=active_collection,
     )
-    return _Storage(registry, lexical, store)
+    return _Storage(registry, lexical, store, records)
 
 
-def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    embedding = settings.embedding
-    return SentenceTransformerEmbedder(
-        embedding.model,
-        cache_dir=settings.model_cache_dir,
-        device=embedding.device,
-        batch_size=embedding.batch_size,
-        batch_tokens=embedding.batch_tokens,
-        threads=embedding.threads,
-        backend=embedding.backend,
-        pool_nice=settings.ingest.background_nice,
-    )
+def _embedder_pool(settings: Settings, loaded: TokenizingEmbedder | None) -> EmbedderPool:
+    """Every model loaded once, by name (``loaded``: one already loaded)."""
+    return EmbedderPool(EmbedderOptions.from_settings(settings), [loaded] if loaded else [])
 
 
-def _ingestion(
-    settings: Settings, storage: _Storage, embedder: SentenceTransformerEmbedder, events: EventBus
-) -> IngestionService:
-    chunker = SentenceChunker(
+def _chunker(settings: Settings, embedder: TokenizingEmbedder) -> SentenceChunker:
+    """A chunker sized in ``embedder``'s tokens."""
+    return SentenceChunker(
         settings.chunking.chunk_size,
         settings.chunking.chunk_overlap,
         embedder.count_tokens,
         embedder.word_tokens,
     )
+
+
+def _ingestion(
+    settings: Settings,
+    storage: _Storage,
+    embedder: TokenizingEmbedder,
+    events: EventBus,
+    indexes: IndexModels,
+) -> IngestionService:
+    chunker = _chunker(settings, embedder)
     limits = ParseLimits(
         max_pdf_pages=settings.ingest.max_pdf_pages,
         max_unzipped_bytes=settings.ingest.max_unzipped_bytes,
@@ -230,11 +274,13 @@ def _ingestion(
         settings.ingest.max_upload_bytes,
         events=events,
         background=Background(settings.ingest.background_nice, name="ingest"),
+        indexes=indexes,
+        chunker_for=lambda model: _chunker(settings, model),
     )
 
 
 def _retriever(
-    settings: Settings, storage: _Storage, embedder: SentenceTransformerEmbedder
+    settings: Settings, storage: _Storage, embedder: TokenizingEmbedder, indexes: IndexModels
 ) -> Retriever:
     retrieval = settings.retrieval
     reranker = (
@@ -246,11 +292,14 @@ def _retriever(
         mode=retrieval.mode,
         fusion=retrieval.fusion,
         dense_weight=retrieval.dense_weight,
-        min_score=retrieval.min_score,
+        # Unset: each knowledge base's model's own floor (E5's cosines sit far above MiniLM's).
+        min_score=retrieval.min_score if "min_score" in retrieval.model_fields_set else None,
         min_term_coverage=retrieval.min_term_coverage,
         candidates=retrieval.candidates,
     )
-    return Retriever(storage.registry, storage.store, storage.lexical, embedder, config, reranker)
+    return Retriever(
+        storage.registry, storage.store, storage.lexical, embedder, config, reranker, indexes
+    )
 
 
 def _secrets(settings: Settings) -> SecretBox:
@@ -262,9 +311,18 @@ def _secrets(settings: Settings) -> SecretBox:
 
 
 def _models(
-    settings: Settings, embedder: SentenceTransformerEmbedder, credentials: CredentialRepository
+    settings: Settings, embedder: TokenizingEmbedder, credentials: CredentialRepository
 ) -> ModelRegistry:
     return ModelRegistry(settings.llm, embedder, credentials.secret)
+
+
+def _verifier(settings: Settings, embedder: Embedder) -> Verifier:
+    """The claim verifier: a configured NLI cross-encoder, else the calibrated heuristic one."""
+    if settings.answer.verifier_model is not None:
+        return CrossEncoderVerifier(
+            settings.answer.verifier_model, device=settings.embedding.device
+        )
+    return HeuristicVerifier(embedder)
 
 
 def _answering(
@@ -273,13 +331,24 @@ def _answering(
     retriever: Retriever,
     models: ModelRegistry,
     events: EventBus,
+    verifier: Verifier,
+    abstention: AnswerabilityCheck | None,
 ) -> _Answering:
-    queries = QueryService(registry, retriever, models, settings.llm.max_new_tokens)
+    queries = QueryService(
+        registry,
+        retriever,
+        models,
+        settings.llm.max_new_tokens,
+        verifier=verifier,
+        verification=settings.answer.verification,
+        answerability=abstention,
+    )
     limits = StorageLimits(
         messages_per_conversation=settings.chat.max_messages_per_conversation,
         events_per_conversation=settings.chat.max_events_per_conversation,
         conversations_per_user=settings.chat.max_conversations_per_user,
         leads_per_conversation=settings.chat.max_leads_per_conversation,
+        bytes_per_conversation=settings.chat.max_conversation_bytes,
     )
     history = ConversationRepository(registry.engine, limits)
     conversations = ConversationService(

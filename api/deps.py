@@ -22,6 +22,7 @@ from kb.access.models import ApiKey
 from kb.access.oauth import OAuthService
 from kb.catalog import Catalog
 from kb.db.audit import AuditLog
+from kb.db.widgets import WidgetRepository
 from kb.errors import Forbidden, KnowledgeBaseNotFound, ValidationFailed
 from kb.settings import Settings
 from kb.webhooks.models import DeliveryStatus
@@ -126,6 +127,10 @@ def _audit(request: Request) -> AuditLog:
     return get_container(request).audit
 
 
+def _widgets(request: Request) -> WidgetRepository:
+    return get_container(request).widgets
+
+
 def _settings(request: Request) -> Settings:
     return get_container(request).settings
 
@@ -144,6 +149,7 @@ OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 WebhooksDep = Annotated[WebhookService, Depends(_webhooks)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+WidgetsDep = Annotated[WidgetRepository, Depends(_widgets)]
 ReachableKbsDep = Annotated[frozenset[str] | None, Depends(reachable_kbs)]
 ProfileKbDep = Annotated[str, Depends(profile_kb)]
 

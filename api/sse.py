@@ -3,6 +3,9 @@
 The answer events (``/query`` and ``/messages/send`` with ``stream: true``)::
 
     event: delta       data: {"text": "Staff park on level "}        (repeated, as generated)
+    event: verdict     data: {"answer", "replaced", "grounded", "claims", "verification",
+                              "dropped"}   (when verified: the checked text; a client replaces
+                                            what it showed when "replaced" is true)
     event: citations   data: {"citations": [...]}                     (checked, as in JSON answers)
     event: done        data: {"answer", "model", "grounded", "usage", ...ids}
     event: error       data: {the one error shape}                    (only after streaming began)
@@ -23,9 +26,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.schemas.chat import usage_out
-from api.schemas.common import CitationOut
-from api.schemas.openai import citation_dicts, usage_dict
-from engine.streaming import Delta, StreamEvent
+from api.schemas.common import CitationOut, ClaimOut
+from api.schemas.openai import usage_dict, verdict_fields
+from engine.streaming import Delta, Finished, StreamEvent
 from kb.errors import KBError
 
 log = logging.getLogger(__name__)
@@ -44,12 +47,27 @@ def sse(event: str | None, data: Any) -> str:
     return f"{head}data: {payload}\n\n"
 
 
+def verdict_data(event: Finished) -> dict[str, Any]:
+    """The body of a ``verdict`` event: the checked answer and every claim's verdict."""
+    answer = event.answer
+    return {
+        "answer": answer.answer,
+        "replaced": event.replaced,
+        "grounded": answer.grounded,
+        "claims": [ClaimOut.of(c).model_dump() for c in answer.claims],
+        "verification": answer.verification,
+        "dropped": answer.dropped,
+    }
+
+
 def render_answer_event(event: StreamEvent) -> Iterable[str]:
     """The SSE messages of one answer event (see the module docstring)."""
     if isinstance(event, Delta):
         yield sse("delta", {"text": event.text})
         return
     answer = event.answer
+    if answer.verification != "off":
+        yield sse("verdict", verdict_data(event))
     citations = [CitationOut.of(c).model_dump() for c in answer.citations]
     yield sse("citations", {"citations": citations})
     yield sse(
@@ -139,12 +157,10 @@ class ChunkRenderer:
             yield self._chunk(delta)
             return
         answer = event.answer
+        # The checked text rides on the final chunk too: a client replaces what it showed when
+        # ``replaced`` is true (claims dropped, markers corrected).
         yield self._chunk(
-            {},
-            "stop",
-            citations=citation_dicts(answer),
-            grounded=answer.grounded,
-            answer_model=answer.model,
+            {}, "stop", **verdict_fields(answer), answer=answer.answer, replaced=event.replaced
         )
         usage = usage_dict(answer.usage)
         if self._include_usage and usage is not None:

@@ -56,6 +56,7 @@ class UserMessage:
     top_k: int = 5
     # Sent from a visitor's browser (a publishable key): a new conversation gets a token.
     visitor: bool = False
+    verification: Literal["drop", "flag", "off"] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class HeldConversation:
     text: str
     history: tuple[Turn, ...] = ()
     model: str | None = None
+    verification: Literal["drop", "flag", "off"] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,9 @@ class ConversationService:
         kb = self._knowledge_base(held.kb)
         spec = self._queries.model_spec(kb, held.model)  # the rewriter uses the answering model
         standalone = self._rewriter.standalone(held.text, list(held.history), spec)
-        return kb, Question(kb.id, standalone, model=held.model)
+        return kb, Question(
+            kb.id, standalone, model=held.model, verification=held.verification
+        )
 
     def _prepare(self, message: UserMessage) -> _Turn:
         text = message.action.payload if message.action else message.text
@@ -210,6 +214,7 @@ class ConversationService:
             model=message.model,
             top_k=message.top_k,
             asker=self._asker(conversation),
+            verification=message.verification,
         )
         return _Turn(conversation, kb, text, question, token)
 
@@ -286,7 +291,7 @@ class ConversationService:
                     }
                     if turn.visitor_token:
                         ids["visitor_token"] = turn.visitor_token
-                    event = Finished(event.answer, ids)
+                    event = Finished(event.answer, ids, event.streamed)
                 yield event
         finally:
             events.close()  # closing the relay (client gone) stops the model

@@ -129,3 +129,12 @@ def language_name(value: str | None) -> str | None:
     code, _, rest = tag.partition("-")
     name = ISO_639_1[code]
     return f"{name} ({tag})" if rest else name
+
+
+def language_code(value: str | None) -> str | None:
+    """``value``'s ISO 639-1 code ("fr" for "Français", "fr-CA" or "FR"); None when it is not
+    a known language."""
+    if not value or len(value) > 40:
+        return None
+    tag = _tag(value.strip()) or _BY_NAME.get(_folded(value))
+    return tag.partition("-")[0] if tag else None

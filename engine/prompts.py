@@ -103,28 +103,37 @@ def _quoted(value: str | None) -> str:
     return json.dumps(flat, ensure_ascii=False).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _asker_lines(asker: Asker | None) -> str:
-    if asker is None:
-        return ""
+def _asker_lines(asker: Asker | None, language: str | None, refusal: str | None) -> str:
     lines = []
-    if block := asker.describe():
+    if asker is not None and (block := asker.describe()):
         lines.append(block)
-    if language := asker.answer_language():
+    if language:
         lines.append(f"Answer in {language}.")  # our words: the name comes from our list
+    if refusal and refusal != NOT_FOUND_ANSWER:
+        lines.append(f'If the passages do not contain the answer, reply exactly: "{refusal}"')
     return "\n".join(lines) + "\n\n" if lines else ""
 
 
-def build_prompt(question: str, passages: list[Passage], asker: Asker | None = None) -> Prompt:
+def build_prompt(
+    question: str,
+    passages: list[Passage],
+    asker: Asker | None = None,
+    language: str | None = None,
+    refusal: str | None = None,
+) -> Prompt:
     """The chat prompt for answering ``question`` from ``passages``, for ``asker`` when the
-    user's profile is known (their name and plan as data, their language to answer in)."""
+    user's profile is known (their name and plan as data, their language to answer in), in
+    ``language`` otherwise (the question's, by its ISO code), refusing with ``refusal``."""
+    # The instructions are English: an English question needs no language line.
+    asked_in = language_name(language) if language and language != "en" else None
+    language = (asker.answer_language() if asker else None) or asked_in
     user = (
         f"Passages:\n{format_passages(passages)}\n\n"
-        f"{_asker_lines(asker)}"
+        f"{_asker_lines(asker, language, refusal)}"
         f"Question: {question}\n\n"
         "Answer the question from the passages only, and cite each passage you use like [1]."
     )
     compact = compact_messages(question, passages)
-    language = asker.answer_language() if asker else None
     if language:  # the one profile fact a 135M model can act on
         compact[-1] = ChatMessage("user", f"{compact[-1].content}\nAnswer in {language}.")
     return Prompt(

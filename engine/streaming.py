@@ -28,6 +28,14 @@ class Finished:
 
     answer: Answer
     ids: dict[str, str] = field(default_factory=dict)
+    # The text the deltas added up to: when it differs from ``answer.answer`` (claims dropped,
+    # markers corrected, a refusal), clients replace what they showed.
+    streamed: str | None = None
+
+    @property
+    def replaced(self) -> bool:
+        """Whether the checked text differs from what was streamed."""
+        return self.streamed is not None and self.streamed != self.answer.answer
 
 
 StreamEvent = Delta | Finished

@@ -1,4 +1,12 @@
-"""Sentence-aware chunking through llama-index's SentenceSplitter, with offsets and pages kept."""
+"""Sentence-aware chunking through llama-index's SentenceSplitter, with offsets and pages kept.
+
+Sentences are found by ``kb.text.sentences`` (English, French, German, Spanish, Italian:
+abbreviations such as "M." or "p. ex.", « guillemets », decimal commas) rather than NLTK's
+English Punkt model, and a sentence too long for a chunk is cut at clauses, then words, in
+pieces of at least a few dozen characters: a text of marks alone (". " repeated) is then cut in
+a few thousand pieces, not one per mark, and chunking stays linear in the text's length
+(bench/chunking_hostile.py: 400 KB of ". " took 9.2 s, see docs/languages.md).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.node_parser.text.utils import split_by_sep
 
 from ingest.parsers.base import ParsedDocument
 from kb.embeddings.base import WordTokens
+from kb.text.sentences import coalesce, split_clauses, split_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +109,16 @@ class SentenceChunker:
             chunk_overlap=chunk_overlap,
             tokenizer=self._tokens,
             paragraph_separator="\n\n",
+            chunking_tokenizer_fn=split_sentences,
         )
+        # Below the sentence: clauses, then words, each piece at least a few dozen characters
+        # (llama-index's own cut at every comma, then every space, one piece per mark).
+        by_space = split_by_sep(" ")
+        self._splitter._sub_sentence_split_fns = [
+            split_clauses,
+            lambda text: coalesce(by_space(text)),
+            _split_by_chars,
+        ]
 
     def _tokens(self, text: str) -> Sequence[int]:
         """The splitter's tokenizer; it only ever takes the length of the result.
@@ -154,13 +173,15 @@ class SentenceChunker:
             self._local.sizes = None
         found = []
         cursor = 0
+        previous_end = 0
         for text in texts:
             text = text.strip()
             if not text:
                 continue
-            offset = _locate(section, text, cursor)
+            offset = _next_offset(section, text, cursor, previous_end)
             # Overlapping chunks start before the previous one ended; search on from its start.
             cursor = offset + 1
+            previous_end = offset + len(text)
             ids = None
             if sizes is not None and section.startswith(text, offset):
                 ids = sizes.ids(offset, offset + len(text))
@@ -219,6 +240,7 @@ def _splits_words(char: str) -> bool:
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
+_SPACE = re.compile(r"\s*")
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(\S[^\n]*)$", re.M)
 _FENCE = re.compile(r"^[ \t]{0,3}(?:```|~~~)", re.M)
 
@@ -250,6 +272,22 @@ def _heading_sections(text: str) -> list[tuple[int, int, str | None]]:
         sections.append((start if carry is None else carry, end, heading))
         carry = None
     return sections or [(0, len(text), None)]
+
+
+def _split_by_chars(text: str) -> list[str]:
+    """The last resort for a word longer than a chunk: pieces of 16 characters (at least two
+    pieces, so that a piece still too long is halved again), not one piece per character."""
+    step = max(1, min(16, len(text) // 2))
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
+def _next_offset(section: str, text: str, cursor: int, previous_end: int) -> int:
+    """Where the chunk ``text`` starts: a chunk overlaps the one before or follows it after
+    white space, so its latest occurrence starting there is taken first (in repetitive text
+    the first occurrence after the previous start would put every chunk one character on)."""
+    after_space = _SPACE.match(section, previous_end)
+    offset = section.rfind(text, cursor, (after_space.end() if after_space else 0) + len(text))
+    return offset if offset >= 0 else _locate(section, text, cursor)
 
 
 def _locate(haystack: str, needle: str, cursor: int) -> int:

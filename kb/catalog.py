@@ -7,10 +7,12 @@ from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
 
 from kb.db.base import UNSET, Unset
+from kb.db.indexes import EmbeddingIndex
 from kb.db.registry import Registry
 from kb.errors import InvalidInput, KnowledgeBaseNotFound
 from kb.index.lexical import LexicalIndex
 from kb.index.vectors import VectorStore
+from kb.index_models import IndexModels
 from kb.models import Chunk, Document, KnowledgeBase
 
 
@@ -24,8 +26,11 @@ class Catalog:
         lexical: LexicalIndex,
         validate_model: Callable[[str], None] | None = None,
         write_lock: Callable[[str], AbstractContextManager[object]] | None = None,
+        indexes: IndexModels | None = None,
     ) -> None:
         self._registry = registry
+        # Each knowledge base's embedding model (recorded at creation); None: no records.
+        self._indexes = indexes
         self._store = store
         self._lexical = lexical
         # Ingestion's per-knowledge-base lock: a deletion waits for a write under way, which
@@ -35,16 +40,31 @@ class Catalog:
         self._validate_model = validate_model or (lambda _spec: None)
 
     def create_kb(
-        self, name: str, description: str = "", default_model: str | None = None
+        self,
+        name: str,
+        description: str = "",
+        default_model: str | None = None,
+        embedding_model: str | None = None,
     ) -> KnowledgeBase:
-        """A new, empty knowledge base with its own collection and, optionally, its own
-        default answering model."""
+        """A new, empty knowledge base with its own collection, filled by ``embedding_model``
+        (the configured one when None) and, optionally, its own default answering model."""
         name = name.strip()
         if not name:
             raise InvalidInput("A knowledge base needs a non-empty name.")
         if default_model is not None:
             self._validate_model(default_model)
-        return self._registry.create_kb(name, description, default_model)
+        if self._indexes is not None and embedding_model is not None:
+            self._indexes.pool.describe(embedding_model)  # refused before anything is made
+        elif embedding_model is not None:
+            raise InvalidInput("This server does not record embedding models per knowledge base.")
+        kb = self._registry.create_kb(name, description, default_model)
+        if self._indexes is not None:
+            self._indexes.create(kb.id, embedding_model)
+        return kb
+
+    def index_of(self, kb_id: str) -> EmbeddingIndex | None:
+        """The knowledge base's embedding index (model, fingerprint, collection)."""
+        return self._indexes.index_of(kb_id) if self._indexes is not None else None
 
     def list_kbs(
         self, limit: int, offset: int, only: Collection[str] | None = None
@@ -78,14 +98,16 @@ class Catalog:
         name: str | None = None,
         description: str | None = None,
         default_model: str | Unset | None = UNSET,
+        verification: str | Unset | None = UNSET,
     ) -> KnowledgeBase:
-        """Rename, re-describe or change the default model of a knowledge base (None clears it)."""
+        """Rename, re-describe, change the default model or the verification policy of a
+        knowledge base (None clears either)."""
         if name is not None and not name.strip():
             raise InvalidInput("A knowledge base needs a non-empty name.")
         if isinstance(default_model, str):
             self._validate_model(default_model)
         return self._registry.update_kb(
-            kb_id, name.strip() if name else None, description, default_model
+            kb_id, name.strip() if name else None, description, default_model, verification
         )
 
     def delete_kb(self, kb_id: str) -> None:

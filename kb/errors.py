@@ -18,6 +18,7 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   ├── ApiKeyNotFound (404, api_key_not_found)
     │   ├── OAuthClientNotFound (404, oauth_client_not_found)
     │   ├── ProviderNotFound (404, provider_not_found)
+    │   ├── ReindexJobNotFound (404, reindex_job_not_found)
     │   ├── WebhookNotFound (404, webhook_not_found)
     │   ├── DeliveryNotFound (404, delivery_not_found)
     │   └── RouteNotFound (404, route_not_found)
@@ -27,7 +28,10 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   ├── KnowledgeBaseExists (409, kb_exists)
     │   ├── CrawlInProgress (409, crawl_in_progress)
     │   ├── CrawlFinished (409, crawl_finished)
-    │   └── LimitReached (409, limit_reached)
+    │   ├── KeyAlreadyRotated (409, key_already_rotated)
+    │   ├── LimitReached (409, limit_reached)
+    │   ├── EmbeddingModelMismatch (409, embedding_model_mismatch)
+    │   └── ReindexInProgress (409, reindex_in_progress)
     ├── PayloadTooLarge (413, payload_too_large)
     │   └── StateTooLarge (413, state_too_large)
     ├── UnsupportedMediaType (415, unsupported_media_type)
@@ -171,6 +175,13 @@ class ProviderNotFound(NotFound):
     code, title = "provider_not_found", "Provider not found"
 
 
+class ReindexJobNotFound(NotFound):
+    """No such re-index job."""
+
+    code = "reindex_job_not_found"
+    title = "Re-index job not found"
+
+
 class OAuthClientNotFound(NotFound):
     """No OAuth client has this client id."""
 
@@ -219,11 +230,31 @@ class CrawlFinished(Conflict):
     code, title = "crawl_finished", "Crawl already finished"
 
 
+class KeyAlreadyRotated(Conflict):
+    """The API key already has a replacement (``replaced_by``): rotate that one instead."""
+
+    code, title = "key_already_rotated", "Key already rotated"
+
+
 class LimitReached(Conflict):
     """A conversation or user holds as much as one may (messages, conversations, leads):
     ``limit`` names the cap."""
 
     code, title = "limit_reached", "Limit reached"
+
+
+class EmbeddingModelMismatch(Conflict):
+    """Vectors of one embedding model met an index filled by another (name, weights or size)."""
+
+    code = "embedding_model_mismatch"
+    title = "Embedding model mismatch"
+
+
+class ReindexInProgress(Conflict):
+    """The knowledge base is being re-indexed already."""
+
+    code = "reindex_in_progress"
+    title = "Re-index in progress"
 
 
 class PayloadTooLarge(KBError):

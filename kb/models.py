@@ -47,6 +47,8 @@ class KnowledgeBase:
     document_count: int | None = None
     chunk_count: int | None = None
     default_model: str | None = None
+    # What happens to unsupported claims in answers (None: the server's setting).
+    verification: str | None = None
 
 
 def content_version(content_hash: str) -> str:
@@ -179,6 +181,22 @@ class Citation:
     text: str
     score: float
     chunk_id: str
+    # The sentence(s) of the passage that support the answer's claims citing it, and where they
+    # sit in the document's text (``start``/``end`` as the chunk's ``start_char`` counts).
+    quote: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One claim of an answer as checked against the passages: its text, whether a passage
+    supports it, the passages it cites once corrected, and the verifier's score."""
+
+    text: str
+    supported: bool
+    citations: tuple[int, ...]
+    score: float
 
 
 @dataclass(frozen=True)
@@ -205,3 +223,8 @@ class Answer:
     model: str
     grounded: bool
     usage: Usage = field(default_factory=Usage)
+    # Claim checks, when the answer was verified ("off": it was not); ``dropped`` counts the
+    # unsupported claims removed from the text under the "drop" policy.
+    claims: list[ClaimCheck] = field(default_factory=list)
+    verification: str = "off"
+    dropped: int = 0

@@ -44,18 +44,10 @@ def evaluate_beir(
     collection = load_beir(folder)
     base = settings or Settings()
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
-        scratch = base.model_copy(
-            update={
-                "storage": base.storage.model_copy(
-                    update={"data_dir": Path(tmp), "database_url": None}
-                ),
-                "embedding": base.embedding.model_copy(update={"cache_dir": base.model_cache_dir}),
-            }
-        )
-        container = build_container(scratch, embedder=embedder)
+        container = build_container(scratch_settings(base, Path(tmp)), embedder=embedder)
         try:
             started = time.perf_counter()
-            kb_id = _ingest(container, collection, progress)
+            kb_id = ingest_collection(container, collection, progress)
             ingest_seconds = time.perf_counter() - started
             results = {
                 mode: _run_mode(container, kb_id, collection, mode, progress) for mode in modes
@@ -71,7 +63,20 @@ def evaluate_beir(
     )
 
 
-def _ingest(container: Container, collection: BeirCollection, progress: Progress | None) -> str:
+def scratch_settings(base: Settings, data_dir: Path) -> Settings:
+    """``base`` with a throw-away data directory (and database); the model cache is shared."""
+    return base.model_copy(
+        update={
+            "storage": base.storage.model_copy(update={"data_dir": data_dir, "database_url": None}),
+            "embedding": base.embedding.model_copy(update={"cache_dir": base.model_cache_dir}),
+        }
+    )
+
+
+def ingest_collection(
+    container: Container, collection: BeirCollection, progress: Progress | None
+) -> str:
+    """Ingest a BEIR corpus into a new knowledge base named "eval"; its id."""
     kb_id = container.catalog.create_kb("eval").id
     total = len(collection.corpus)
     done = 0

@@ -15,7 +15,9 @@ from rich.table import Table
 from api.cli.crawl import crawl_command
 from api.cli.doctor import doctor_command
 from api.cli.eval import eval_command
+from api.cli.eval_answers import eval_answers_command
 from api.cli.keys import keys_app, oauth_app
+from api.cli.reindex import reindex_command
 from api.container import Container, build_container
 from engine.question import Question
 from ingest.pipeline.service import IngestResult
@@ -78,21 +80,33 @@ def serve(
 
 @app.command()
 def create(
-    name: str, description: Annotated[str, typer.Option(help="What it holds.")] = ""
+    name: str,
+    description: Annotated[str, typer.Option(help="What it holds.")] = "",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Embedding model (default: KB_EMBEDDING__MODEL)."),
+    ] = None,
 ) -> None:
     """Create a knowledge base."""
-    kb = _container().catalog.create_kb(name, description)
+    kb = _container().catalog.create_kb(name, description, embedding_model=model)
     console.print(f"{kb.id}\t{kb.name}")
 
 
 @app.command()
 def kbs() -> None:
     """List knowledge bases."""
-    items, _ = _container().catalog.list_kbs(1000, 0)
-    table = Table("id", "name", "documents", "chunks", "created")
+    catalog = _container().catalog
+    items, _ = catalog.list_kbs(1000, 0)
+    table = Table("id", "name", "documents", "chunks", "embedding model", "created")
     for kb in items:
+        index = catalog.index_of(kb.id)
         table.add_row(
-            kb.id, kb.name, str(kb.document_count), str(kb.chunk_count), f"{kb.created_at:%F %T}"
+            kb.id,
+            kb.name,
+            str(kb.document_count),
+            str(kb.chunk_count),
+            index.model if index else "",
+            f"{kb.created_at:%F %T}",
         )
     console.print(table)
 
@@ -186,8 +200,10 @@ def ask(
 
 
 app.command("eval")(eval_command)
+app.command("eval-answers")(eval_answers_command)
 app.command("crawl")(crawl_command)
 app.command("doctor")(doctor_command)
+app.command("reindex")(reindex_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(oauth_app, name="oauth-clients")
 

@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.common import CitationOut, UsageOut
+from api.schemas.common import CitationOut, ClaimOut, UsageOut, Verification
 from api.schemas.free_form import FreeFormObject
 from engine.conversation import Action, BotReply, UserMessage
 from kb.db.conversations import Conversation, ConversationEvent, Message
 from kb.db.profiles import UserProfile
+from kb.errors import InvalidInput
 from kb.models import Usage
 
 _ID = Field(min_length=1, max_length=200)
@@ -54,6 +55,9 @@ class SendIn(_Strict):
     model: str | None = Field(None, max_length=200, description="Answering model (see /query).")
     top_k: int = Field(5, ge=1, le=20)
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    verification: Verification | None = Field(
+        None, description="What happens to unsupported claims: drop, flag or off (see /query)."
+    )
 
     @model_validator(mode="after")
     def _text_or_action(self) -> SendIn:
@@ -64,6 +68,9 @@ class SendIn(_Strict):
     def to_domain(self, visitor: bool = False) -> UserMessage:
         """The engine's message object; ``visitor`` when sent through a publishable key."""
         action = Action(**self.action.model_dump()) if self.action else None
+        if visitor and self.verification is not None:
+            # A visitor's browser must not switch off what the site's owner chose.
+            raise InvalidInput("'verification' can only be chosen with a secret API key.")
         return UserMessage(
             kb_id=self.kb_id,
             user_id=self.user_id,
@@ -73,6 +80,7 @@ class SendIn(_Strict):
             model=self.model,
             top_k=self.top_k,
             visitor=visitor,
+            verification=self.verification,
         )
 
 
@@ -140,6 +148,9 @@ class SendOut(BaseModel):
     grounded: bool
     model: str
     usage: UsageOut
+    claims: list[ClaimOut] = Field(default_factory=list)
+    verification: Verification = "off"
+    dropped: int = 0
     visitor_token: str | None = Field(
         None,
         description="Only when a publishable key started the conversation: send it as "
@@ -159,6 +170,9 @@ class SendOut(BaseModel):
             grounded=answer.grounded,
             model=answer.model,
             usage=usage_out(answer.usage),
+            claims=[ClaimOut.of(c) for c in answer.claims],
+            verification=answer.verification,
+            dropped=answer.dropped,
             visitor_token=reply.visitor_token,
         )
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.question import Question
 from engine.retrieval.retriever import SearchFilters, SearchRequest
-from kb.models import Answer, Chunk, Citation, Document, KnowledgeBase, Passage
+from kb.db.indexes import EmbeddingIndex
+from kb.models import Answer, Chunk, Citation, ClaimCheck, Document, KnowledgeBase, Passage
 
 T = TypeVar("T")
 # Bounded pieces of request bodies; a body as a whole is capped by KB_API__MAX_JSON_* settings.
@@ -17,6 +18,7 @@ TagKey = Annotated[str, StringConstraints(max_length=100)]
 TagValue = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool
 Tags = Annotated[dict[TagKey, TagValue], Field(max_length=100)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
+Verification = Literal["drop", "flag", "off"]
 
 
 class _Strict(BaseModel):
@@ -34,6 +36,14 @@ class KnowledgeBaseCreate(_Strict):
         description="Model for questions that name none, e.g. 'anthropic:claude-sonnet-4' "
         "(a comma-separated list is a fallback chain); the server default when unset.",
     )
+    embedding_model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=400,
+        description="Embedding model of its index, e.g. 'bundled:multilingual-e5-small' for "
+        "French and other languages; KB_EMBEDDING__MODEL when unset. Changed later by "
+        "POST /v1/kbs/{kb_id}/reindex.",
+    )
 
 
 class KnowledgeBaseUpdate(_Strict):
@@ -42,6 +52,11 @@ class KnowledgeBaseUpdate(_Strict):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     default_model: str | None = Field(None, max_length=400)
+    verification: Verification | None = Field(
+        None,
+        description="What happens to claims no passage supports in this knowledge base's "
+        "answers: drop, flag or off; null: the server's setting.",
+    )
 
 
 class KnowledgeBaseOut(BaseModel):
@@ -51,15 +66,27 @@ class KnowledgeBaseOut(BaseModel):
     name: str
     description: str
     default_model: str | None
+    verification: Verification | None = Field(
+        None, description="Its verification policy (null: the server's setting)."
+    )
+    embedding_model: str | None = Field(
+        None, description="The embedding model that filled its index (questions use it too)."
+    )
+    embedding_fingerprint: str | None = Field(
+        None, description="That model's name and the first 12 hex digits of its weights' sha256."
+    )
     document_count: int
     chunk_count: int
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, kb: KnowledgeBase) -> KnowledgeBaseOut:
-        """From the domain model."""
-        return cls.model_validate(kb, from_attributes=True)
+    def of(cls, kb: KnowledgeBase, index: EmbeddingIndex | None = None) -> KnowledgeBaseOut:
+        """From the domain model (and its embedding index, when known)."""
+        out = cls.model_validate(kb, from_attributes=True)
+        if index is not None:
+            out.embedding_model, out.embedding_fingerprint = index.model, index.fingerprint
+        return out
 
 
 class TextDocumentIn(_Strict):
@@ -231,7 +258,12 @@ class QueryIn(_Strict):
     mode: Mode | None = Field(None, description="dense, lexical or hybrid (server default).")
     filters: FiltersIn = Field(default_factory=FiltersIn)
     stream: bool = Field(
-        False, description="Answer as Server-Sent Events: delta, citations, then done."
+        False, description="Answer as Server-Sent Events: delta, verdict, citations, then done."
+    )
+    verification: Verification | None = Field(
+        None,
+        description="What happens to claims no passage supports: drop, flag or off "
+        "(default: the knowledge base's policy, else the server's).",
     )
 
     def to_domain(self, kb_id: str) -> Question:
@@ -243,6 +275,7 @@ class QueryIn(_Strict):
             top_k=self.top_k,
             mode=self.mode,
             filters=self.filters.to_domain(),
+            verification=self.verification,
         )
 
 
@@ -257,11 +290,39 @@ class CitationOut(BaseModel):
     text: str
     score: float
     chunk_id: str
+    quote: str | None = Field(
+        None,
+        description="The sentence(s) of the passage supporting the claims that cite it (null "
+        "when the answer was not verified).",
+    )
+    start: int | None = Field(
+        None, description="Offset of the quote's first character in the document's text."
+    )
+    end: int | None = Field(None, description="Offset just past the quote's last character.")
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
         """From the domain model."""
         return cls.model_validate(citation, from_attributes=True)
+
+
+class ClaimOut(BaseModel):
+    """One claim of the answer as checked against the passages."""
+
+    text: str
+    supported: bool
+    citations: list[int] = Field(description="Passages the claim cites, corrected.")
+    score: float = Field(description="The verifier's support score, 0 to 1.")
+
+    @classmethod
+    def of(cls, claim: ClaimCheck) -> ClaimOut:
+        """From the domain model."""
+        return cls(
+            text=claim.text,
+            supported=claim.supported,
+            citations=list(claim.citations),
+            score=claim.score,
+        )
 
 
 class UsageOut(BaseModel):
@@ -278,8 +339,15 @@ class AnswerOut(BaseModel):
     answer: str
     citations: list[CitationOut]
     model: str
-    grounded: bool
+    grounded: bool = Field(description="Every claim shown is supported by a cited passage.")
     usage: UsageOut
+    claims: list[ClaimOut] = Field(
+        default_factory=list, description="Each claim and its verdict (empty when not verified)."
+    )
+    verification: Verification = Field(
+        "off", description="The policy the answer was checked under."
+    )
+    dropped: int = Field(0, description="Unsupported claims removed from the answer.")
 
     @classmethod
     def of(cls, answer: Answer) -> AnswerOut:
@@ -294,4 +362,7 @@ class AnswerOut(BaseModel):
                 completion_tokens=answer.usage.completion_tokens,
                 total_tokens=answer.usage.total_tokens,
             ),
+            claims=[ClaimOut.of(c) for c in answer.claims],
+            verification=answer.verification,
+            dropped=answer.dropped,
         )

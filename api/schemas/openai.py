@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import CitationOut
+from api.schemas.common import CitationOut, ClaimOut, Verification
 from engine.conversation import HeldConversation
 from engine.rewrite import Turn
 from kb.errors import InvalidInput
@@ -52,6 +52,9 @@ class ChatCompletionIn(BaseModel):
     answer_model: str | None = Field(
         None, max_length=200, description="Extension: the answering model (see /query)."
     )
+    verification: Verification | None = Field(
+        None, description="Extension: what happens to unsupported claims (see /query)."
+    )
 
     def question_and_history(self) -> tuple[str, list[Turn]]:
         """The last user message and the user/assistant turns before it."""
@@ -69,7 +72,9 @@ class ChatCompletionIn(BaseModel):
         """The engine's client-held conversation: the knowledge base named by ``model``, the
         last user message and the turns before it, the answering model."""
         question, history = self.question_and_history()
-        return HeldConversation(self.model, question, tuple(history), self.answer_model)
+        return HeldConversation(
+            self.model, question, tuple(history), self.answer_model, self.verification
+        )
 
     @property
     def include_usage(self) -> bool:
@@ -92,6 +97,18 @@ def citation_dicts(answer: Answer) -> list[dict[str, Any]]:
     return [CitationOut.of(c).model_dump() for c in answer.citations]
 
 
+def verdict_fields(answer: Answer) -> dict[str, Any]:
+    """The extension fields of a completion (and of a stream's final chunk)."""
+    return {
+        "citations": citation_dicts(answer),
+        "grounded": answer.grounded,
+        "answer_model": answer.model,
+        "claims": [ClaimOut.of(c).model_dump() for c in answer.claims],
+        "verification": answer.verification,
+        "dropped": answer.dropped,
+    }
+
+
 def completion(answer: Answer, model: str) -> dict[str, Any]:
     """A ``chat.completion`` object for the answer."""
     body: dict[str, Any] = {
@@ -106,9 +123,7 @@ def completion(answer: Answer, model: str) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
-        "citations": citation_dicts(answer),
-        "grounded": answer.grounded,
-        "answer_model": answer.model,
+        **verdict_fields(answer),
     }
     if (usage := usage_dict(answer.usage)) is not None:
         body["usage"] = usage

@@ -15,6 +15,7 @@ from kb.embeddings.base import Embedder
 from kb.errors import InvalidInput
 from kb.index.lexical import LexicalHit, LexicalIndex
 from kb.index.vectors import DenseHit, VectorStore
+from kb.index_models import IndexModels
 from kb.models import KnowledgeBase, Passage, content_version
 
 MODES = ("dense", "lexical", "hybrid")
@@ -48,12 +49,13 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Server-wide retrieval defaults."""
+    """Server-wide retrieval defaults (``min_score`` None: the floor of the knowledge base's
+    embedding model, ``EmbedderSpec.relevance_floor``)."""
 
     mode: str = "hybrid"
     fusion: str = "rrf"
     dense_weight: float = 0.7
-    min_score: float = 0.3
+    min_score: float | None = None
     min_term_coverage: float = 0.75
     candidates: int = 40
 
@@ -76,8 +78,12 @@ class Retriever:
         embedder: Embedder,
         config: RetrievalConfig,
         reranker: Reranker | None = None,
+        indexes: IndexModels | None = None,
     ) -> None:
         self._registry = registry
+        # Each knowledge base's model, embedder and collection; without it, ``embedder`` and
+        # the default collection serve every knowledge base (a single-model evaluation).
+        self._indexes = indexes
         self._store = store
         self._lexical = lexical
         self._embedder = embedder
@@ -119,12 +125,26 @@ class Retriever:
             lexical_job = _POOL.submit(
                 self._lexical.search, kb_id, request.query, depth, document_ids, media_types
             )
+        embedder, collection, fingerprint, model_floor = self._embedder, None, None, 0.3
+        if self._indexes is not None:
+            bound = self._indexes.bound(kb_id)
+            embedder, model_floor = bound.embedder, bound.relevance_floor
+            collection, fingerprint = bound.index.collection, bound.index.fingerprint
         try:
-            [vector] = self._embedder.embed([request.query])
+            # The knowledge base's own model embeds the question; the store refuses vectors
+            # of any other (``EmbeddingModelMismatch``).
+            [vector] = embedder.embed([request.query], kind="query")
             dense: list[DenseHit] = []
             if mode != "lexical":
                 where = _chroma_where(document_ids, media_types)
-                dense = self._store.query(kb_id, vector, k=depth, where=where)
+                dense = self._store.query(
+                    kb_id,
+                    vector,
+                    k=depth,
+                    where=where,
+                    collection=collection,
+                    embedded_by=fingerprint,
+                )
         finally:
             hits = lexical_job.result() if lexical_job is not None else []
 
@@ -143,15 +163,16 @@ class Retriever:
             [(h.chunk_id, h.score) for h in hits],
             {h.chunk_id for h in hits if names_an_identifier(h)},
         )
+        configured = self._config.min_score if self._config.min_score is not None else model_floor
         floor = RelevanceFloor(
-            self._config.min_score if request.min_score is None else request.min_score,
+            configured if request.min_score is None else request.min_score,
             self._config.min_term_coverage,
         )
         # Lexical evidence is judged on its own: the cosine floor never drops these chunks.
         vouched = {h.chunk_id for h in hits if floor.vouched_by_lexical(h)}
         similarity = {d.chunk_id: d.similarity for d in dense}
         passages = self._fetch_relevant(
-            kb_id, ranked, vector, similarity, vouched, floor, request.top_k
+            kb_id, ranked, vector, similarity, vouched, floor, request.top_k, collection
         )
         if self._reranker is not None and passages:
             passages = self._reranker.rerank(request.query, passages)
@@ -166,6 +187,7 @@ class Retriever:
         vouched: set[str],
         floor: RelevanceFloor,
         top_k: int,
+        collection: str | None = None,
     ) -> list[Passage]:
         """The first relevant, distinct passages of ``ranked`` (``top_k``, or all of them for
         the reranker), read from the vector store a window at a time; ``similarity`` gains the
@@ -182,7 +204,8 @@ class Retriever:
         for start in range(0, len(ranked), window):
             part = [(cid, s) for cid, s in ranked[start : start + window] if relevant(cid)]
             chunks = {}
-            for chunk, stored in self._store.get(kb_id, [cid for cid, _ in part]):
+            ids = [cid for cid, _ in part]
+            for chunk, stored in self._store.get(kb_id, ids, collection=collection):
                 chunks[chunk.id] = chunk
                 if chunk.id not in similarity:  # lexical-only: its cosine from its vector
                     similarity[chunk.id] = sum(q * v for q, v in zip(vector, stored, strict=True))

@@ -136,9 +136,9 @@ def polarity(text: str, lang: str) -> Polarity:
 def negation_conflict(claim: Polarity, evidence: Polarity) -> bool:
     """One side denies a predicate (all the heads of one of its negations) that the other
     side states outside any negation of its own. Both sides denying overlapping words agree
-    ("no employee may work" and "employees may not work")."""
-    if claim.negated and evidence.negated and claim.scope & evidence.scope:
-        return False
+    ("no employee may work" and "employees may not work"): each negation is matched on its
+    own, so an unrelated negation both share ("non-recursive") does not excuse a denied
+    predicate."""
     return _denies(claim, evidence) or _denies(evidence, claim)
 
 

@@ -1,5 +1,5 @@
-"""What happens to a fetched page: follow its links, honour canonical and robots meta, skip
-duplicates, remove pages that are gone, and hand the rest to ingestion."""
+"""What happens to a fetched page: follow its links, honour canonical, robots meta and
+X-Robots-Tag, skip duplicates, remove pages that are gone, and hand the rest to ingestion."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 from typing import Protocol
 
 from ingest.crawl.dedupe import FingerprintIndex, fingerprint
+from ingest.crawl.directives import agent_token, header_directives
 from ingest.crawl.fetcher import FetchedResponse
 from ingest.crawl.frontier import Frontier
 from ingest.crawl.links import PageLinks, extract_links
@@ -46,6 +47,7 @@ class PageHandler:
         self._frontier = runner.frontier
         self._prints = prints
         self._skip_near = skip_near
+        self._agent = agent_token(runner.site.robots.user_agent)
 
     def handle(self, response: FetchedResponse, depth: int) -> None:
         """Count, follow, skip, remove or ingest the page behind ``response``."""
@@ -74,17 +76,17 @@ class PageHandler:
 
     def _fetched(self, response: FetchedResponse, body: bytes, depth: int) -> None:
         url = response.url
-        page = extract_links(body, url) if _is_html(response, body) else None
-        if page is not None and not page.nofollow:
+        # X-Robots-Tag speaks for every response (a PDF too); meta robots only for HTML.
+        robots = header_directives(response.headers.get_list("x-robots-tag"), self._agent)
+        page = extract_links(body, url, self._agent) if _is_html(response, body) else None
+        if page is not None and not (page.nofollow or robots.nofollow):
             for link in page.links:
                 self._frontier.offer(link, depth + 1)
-        if page is not None and response.headers.get("x-robots-tag"):
-            page.noindex |= "noindex" in response.headers["x-robots-tag"].lower()
         source = self._source(url, page)
         if source is None:
             self._frontier.skipped("duplicate_canonical")
             return
-        if page is not None and page.noindex:
+        if robots.noindex or (page is not None and page.noindex):
             self._runner.remove_document(source)
             self._frontier.skipped("noindex")
             return

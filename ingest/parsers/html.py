@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 from bs4 import BeautifulSoup
@@ -12,8 +11,10 @@ from ingest.parsers.base import ParsedDocument, ParseLimits, ParserSpec
 from ingest.parsers.sniff import HTML
 from kb.errors import NoExtractableText
 
-# lxml is faster and closer to browsers on broken markup; html.parser is the stdlib fallback.
-_FEATURES = "lxml" if importlib.util.find_spec("lxml") else "html.parser"
+# lxml, never the stdlib html.parser: that one takes quadratic time on hostile markup
+# (CVE-2025-6069: unterminated "<!--", "</a" repeated), lxml is linear and closer to browsers
+# on broken markup (bench/hostile_html.py).
+_FEATURES = "lxml"
 
 _DROP_TAGS = (
     "script", "style", "noscript", "template", "svg", "iframe", "nav", "header", "footer",
@@ -78,9 +79,19 @@ class HtmlParser:
         return ParsedDocument(text=text[: limits.max_text_chars], title=title, media_type=HTML)
 
 
+def _decomposed(tag: Tag) -> bool:
+    """Whether ``tag`` went with an ancestor that was decomposed.
+
+    Not ``Tag.decomposed``: on a live tag bs4 4.15 looks ``_decomposed`` up as a child tag name,
+    a search of the whole subtree, which made nested pages quadratic (10,000 nested <div>, 50 KB:
+    35.9 s, 4.1 s without it; bench/hostile_html.py). ``decompose()`` sets the flag in the
+    instance dict."""
+    return bool(tag.__dict__.get("_decomposed", False))
+
+
 def _drop_boilerplate(soup: BeautifulSoup) -> None:
     for tag in soup.find_all(True):
-        if tag.decomposed:
+        if _decomposed(tag):
             continue
         if tag.name == "header" and tag.find_parent(["article", "main"]):
             # An article's own <header> holds its headline, not site chrome.
@@ -93,7 +104,7 @@ def _drop_boilerplate(soup: BeautifulSoup) -> None:
 def _drop_chrome(root: Tag) -> None:
     """Without landmarks, drop blocks whose id or class names them as site chrome."""
     for tag in root.find_all(True):
-        if tag.decomposed or tag.name in _NEVER_BANNER:
+        if _decomposed(tag) or tag.name in _NEVER_BANNER:
             continue
         marks = [str(tag.get("id") or ""), *tag.get_attribute_list("class")]
         words = {w for mark in marks if mark for w in _TOKEN_SPLIT.split(mark.lower())}

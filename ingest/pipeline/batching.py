@@ -74,6 +74,10 @@ class Prepared:
     # Per chunk, the token ids of what is embedded for it (``embedding_text``) when the
     # chunker knew them; empty: none known.
     token_ids: Sequence[Sequence[int] | None] = ()
+    # The embedding model it was chunked for (the knowledge base's then) and its fingerprint;
+    # None without per-knowledge-base models.
+    model: str | None = None
+    fingerprint: str | None = None
 
     @property
     def version(self) -> str:

@@ -10,6 +10,11 @@ base's write lock is taken to compare the content with what is stored and to wri
 parse (up to ``ParseLimits.parse_timeout_s``, ``ingest.parsers.isolation``) holds up no other
 writer. A document stored meanwhile under the same source is found then: the prepared chunks
 are moved onto it (``settle``), never parsed again under the lock.
+
+Each knowledge base is chunked and embedded by its own model (``kb.index_models``): a source
+is prepared for the model its knowledge base has then, and if a re-index switched the model
+before the write (``ingest.pipeline.reindex``), its chunks are embedded again under the lock by
+the new one, so an index never holds vectors of two models.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,10 +36,11 @@ from ingest.pipeline.queueing import OnePerKey
 from ingest.sources import RawSource
 from kb.db.base import new_id
 from kb.db.registry import Registry
-from kb.embeddings.base import Embedder
+from kb.embeddings.base import Embedder, TokenizingEmbedder
 from kb.errors import KBError, NoExtractableText, PayloadTooLarge
 from kb.index.lexical import LexicalIndex
 from kb.index.vectors import VectorStore
+from kb.index_models import BoundIndex, IndexModels
 from kb.models import Chunk, Document, chunk_id, content_version
 from kb.runtime.events import EventBus
 from kb.runtime.priority import Background
@@ -72,8 +78,16 @@ class IngestionService:
         max_bytes: int,
         events: EventBus | None = None,
         background: Background | None = None,
+        indexes: IndexModels | None = None,
+        chunker_for: Callable[[TokenizingEmbedder], SentenceChunker] | None = None,
     ) -> None:
         self._registry = registry
+        # Each knowledge base's model, and a chunker sized in that model's tokens; without
+        # them, ``embedder`` and ``chunker`` serve every knowledge base.
+        self._indexes = indexes
+        self._chunker_for = chunker_for
+        self._chunkers: dict[str, SentenceChunker] = {}
+        self._default_model = embedder.name
         self._background = background or Background(0, name="ingest")
         self._events = events  # told about each created or updated document
         self._store = store
@@ -201,6 +215,34 @@ class IngestionService:
         """A vector per chunk of ``batch``, in order (needs no lock). Chunks whose text is
         unchanged from the document's stored version keep their vector; only new text is
         embedded (an edited page re-embeds the passages that changed, not the whole page)."""
+        bound = self._bound(kb_id)
+        models = {p.model for p in batch}
+        if len(models) > 1:  # prepared across a switch of model: each by its own
+            found: dict[int, list[list[float]]] = {}
+            for model in models:
+                part = [p for p in batch if p.model == model]
+                parts = self._split(part, self._vectors(kb_id, part))
+                found.update(zip(map(id, part), parts, strict=True))
+            return [v for p in batch for v in found[id(p)]]
+        # The stored vectors of unchanged texts are reused only if made by the same model.
+        reuse = bound is None or all(p.fingerprint == bound.index.fingerprint for p in batch)
+        return self._vectors(kb_id, batch, reuse, bound)
+
+    @staticmethod
+    def _split(batch: list[Prepared], vectors: list[list[float]]) -> list[list[list[float]]]:
+        parts, offset = [], 0
+        for prepared in batch:
+            parts.append(vectors[offset : offset + len(prepared.chunks)])
+            offset += len(prepared.chunks)
+        return parts
+
+    def _vectors(
+        self,
+        kb_id: str,
+        batch: list[Prepared],
+        reuse: bool = False,
+        bound: BoundIndex | None = None,
+    ) -> list[list[float]]:
         texts: list[str] = []
         ids_of: dict[str, Sequence[int] | None] = {}  # the token ids of a text, if known
         for prepared in batch:
@@ -215,16 +257,40 @@ class IngestionService:
             if p.existing is not None
             for i in range(p.existing.chunk_count)
         ]
-        if old_ids:
+        if old_ids and reuse:
             wanted = set(texts)
-            for chunk, vector in self._store.get(kb_id, old_ids):
+            collection = bound.index.collection if bound is not None else None
+            for chunk, vector in self._store.get(kb_id, old_ids, collection=collection):
                 text = embedding_text(chunk)
                 if text in wanted:
                     known[text] = vector
         fresh = list(dict.fromkeys(t for t in texts if t not in known))
-        vectors = self._embedder.embed(fresh, [ids_of[t] for t in fresh])
+        embedder = self._embedder_of(batch[0].model if batch else None)
+        vectors = embedder.embed(fresh, [ids_of[t] for t in fresh])
         known.update(zip(fresh, vectors, strict=True))
         return [known[t] for t in texts]
+
+    def _bound(self, kb_id: str) -> BoundIndex | None:
+        return self._indexes.bound(kb_id) if self._indexes is not None else None
+
+    def _chunker_of(self, bound: BoundIndex | None) -> SentenceChunker:
+        """The chunker sized in the tokens of the knowledge base's model."""
+        if bound is None or self._chunker_for is None:
+            return self._chunker
+        model = bound.index.model
+        with self._locks_guard:
+            found = self._chunkers.get(model)
+        if found is None:
+            found = self._chunker_for(bound.embedder)
+            with self._locks_guard:
+                found = self._chunkers.setdefault(model, found)
+        return found
+
+    def _embedder_of(self, model: str | None) -> Embedder:
+        # The configured model is ``embedder`` itself (loaded once; tests may wrap it).
+        if model is None or self._indexes is None or model == self._default_model:
+            return self._embedder
+        return self._indexes.pool.get(model)
 
     def _look_up(self, kb_id: str, raw: RawSource) -> tuple[str, Document | None]:
         """The source's content hash and the document it was stored as, if any."""
@@ -250,14 +316,27 @@ class IngestionService:
         parsed = self._parser(raw.data, self._limits, raw.filename, raw.declared_type)
         doc_id = existing.id if existing else new_id("doc")
         title = raw.title or parsed.title or raw.filename or raw.source
-        spans = self._chunker.split(parsed)
+        bound = self._bound(kb_id)
+        chunker = self._chunker_of(bound)
+        spans = chunker.split(parsed)
         if not spans:
             raise NoExtractableText("The document holds no text to index.")
         chunks = self._make_chunks(
             kb_id, doc_id, content_version(digest), title, raw.source, parsed, spans
         )
-        token_ids = self._token_ids(chunks, spans)
-        return Prepared(raw, digest, doc_id, title, parsed.media_type, chunks, existing, token_ids)
+        token_ids = self._token_ids(chunker, chunks, spans)
+        return Prepared(
+            raw,
+            digest,
+            doc_id,
+            title,
+            parsed.media_type,
+            chunks,
+            existing,
+            token_ids,
+            model=bound.index.model if bound is not None else None,
+            fingerprint=bound.index.fingerprint if bound is not None else None,
+        )
 
     def commit(
         self, kb_id: str, batch: list[Prepared], vectors: Sequence[Sequence[float]]
@@ -265,9 +344,22 @@ class IngestionService:
         """Write the new versions, switch the registry to them in one transaction, then drop
         the older versions (the caller holds the lock)."""
         now = datetime.now(UTC)
+        bound = self._bound(kb_id)
+        collection = bound.index.collection if bound is not None else None
         try:
             chunks = [c for p in batch for c in p.chunks]
-            self._store.add(kb_id, chunks, vectors)
+            if bound is not None and any(p.fingerprint != bound.index.fingerprint for p in batch):
+                # A re-index switched the model since these were embedded: embed them again
+                # with the knowledge base's model now (rare; under the lock).
+                texts = [embedding_text(c) for c in chunks]
+                vectors = bound.embedder.embed(texts) if texts else []
+            self._store.add(
+                kb_id,
+                chunks,
+                vectors,
+                collection=collection,
+                embedded_by=bound.index.fingerprint if bound is not None else None,
+            )
             self._lexical.add(kb_id, chunks)
             documents = self._registry.save_documents([_document(kb_id, p, now) for p in batch])
         except BaseException:
@@ -278,7 +370,9 @@ class IngestionService:
         for prepared in batch:
             if prepared.existing is not None:
                 version = prepared.version
-                self._store.delete_document(kb_id, prepared.doc_id, keep_version=version)
+                self._store.delete_document(
+                    kb_id, prepared.doc_id, keep_version=version, collection=collection
+                )
                 self._lexical.delete_document(kb_id, prepared.doc_id, keep_version=version)
             log.info(
                 "ingested %s into %s: %d chunks", prepared.raw.source, kb_id, len(prepared.chunks)
@@ -329,7 +423,9 @@ class IngestionService:
             for span in spans
         ]
 
-    def _token_ids(self, chunks: list[Chunk], spans: list[ChunkSpan]) -> list[list[int] | None]:
+    def _token_ids(
+        self, chunker: SentenceChunker, chunks: list[Chunk], spans: list[ChunkSpan]
+    ) -> list[list[int] | None]:
         """Per chunk, the token ids of its ``embedding_text`` where the chunker knew its text's:
         the context lines' ids (each tokenised once per document) and then the text's, as the
         lines are joined by a newline, where such a tokenizer cuts words."""
@@ -337,7 +433,7 @@ class IngestionService:
 
         def line_ids(line: str) -> list[int] | None:
             if line not in known:
-                tokens = self._chunker.word_tokens(line)
+                tokens = chunker.word_tokens(line)
                 known[line] = tokens.ids if tokens is not None else None
             return known[line]
 

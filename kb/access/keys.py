@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import JSON, DateTime, String, inspect, select, text
+from sqlalchemy import JSON, DateTime, String, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -32,7 +32,7 @@ from kb.access.models import (
     hash_secret,
 )
 from kb.db.base import Base, now
-from kb.errors import ApiKeyNotFound, InvalidInput
+from kb.errors import ApiKeyNotFound, InvalidInput, KeyAlreadyRotated
 from kb.net.origins import normalize_origin
 
 
@@ -108,6 +108,36 @@ def _check_publishable(
     return sorted({normalize_origin(origin) for origin in origins})
 
 
+def _new_row(
+    scopes: list[str],
+    kb_ids: list[str] | None,
+    name: str,
+    kind: KeyKind,
+    origins: list[str] | None,
+) -> tuple[ApiKeyRow, str]:
+    """A key row with a fresh prefix, and its secret (shown once, only its hash is stored)."""
+    prefix = f"{MARKS[kind]}{secrets.token_hex(4)}"
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKeyRow(
+        prefix=prefix,
+        name=name,
+        secret_hash=hash_secret(secret),
+        scopes=sorted(set(scopes)),
+        kb_ids=sorted(set(kb_ids)) if kb_ids else None,
+        kind=kind,
+        allowed_origins=origins,
+    )
+    return row, secret
+
+
+def _already_rotated(prefix: str, successor: str | None) -> KeyAlreadyRotated:
+    return KeyAlreadyRotated(
+        f"Key {prefix} was already rotated to {successor}; rotate {successor} instead, or "
+        f"revoke {prefix} to end its grace period now.",
+        replaced_by=successor,
+    )
+
+
 class KeyRepository:
     """Creates, lists, revokes, rotates and checks API keys."""
 
@@ -144,17 +174,7 @@ class KeyRepository:
         elif allowed_origins:
             raise InvalidInput("Only publishable keys have allowed origins.")
         for _ in range(5):  # 32 random bits of prefix: a clash is rare but possible
-            prefix = f"{MARKS[kind]}{secrets.token_hex(4)}"
-            secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-            row = ApiKeyRow(
-                prefix=prefix,
-                name=name,
-                secret_hash=hash_secret(secret),
-                scopes=sorted(set(scopes)),
-                kb_ids=sorted(set(kb_ids)) if kb_ids else None,
-                kind=kind,
-                allowed_origins=origins,
-            )
+            row, secret = _new_row(scopes, kb_ids, name, kind, origins)
             try:
                 with self._session() as session:
                     session.add(row)
@@ -186,25 +206,47 @@ class KeyRepository:
 
     def rotate(self, prefix: str, grace_period: timedelta | None = None) -> IssuedKey:
         """A new key with the same name, scopes and knowledge bases; the old one keeps working
-        for the grace period."""
-        old = self.get(prefix)
+        for the grace period.
+
+        A key is rotated once: rotating it again would leave its first replacement active and
+        tracked by nothing, so that is KeyAlreadyRotated (rotate the replacement; revoke the
+        old key to end its grace period early).
+        """
+        for _ in range(5):  # a clash of the new prefix is rare but possible
+            try:
+                with self._session() as session:
+                    issued = self._rotate(session, prefix, grace_period)
+            except IntegrityError:
+                continue
+            self._origins = None
+            return issued
+        raise RuntimeError("could not find a free key prefix")
+
+    def _rotate(self, session: Session, prefix: str, grace_period: timedelta | None) -> IssuedKey:
+        old = to_key(self._row(session, prefix))
+        if old.replaced_by is not None:
+            raise _already_rotated(old.prefix, old.replaced_by)
         if not old.is_active():
             raise InvalidInput(f"Key {prefix} is revoked or expired; create a new one instead.")
         kind: KeyKind = "publishable" if old.kind == "publishable" else "secret"
-        issued = self.create(
-            list(old.scopes),
-            list(old.kb_ids or []) or None,
-            old.name,
-            kind,
-            list(old.allowed_origins) or None,
+        origins = list(old.allowed_origins) or None
+        row, secret = _new_row(
+            list(old.scopes), list(old.kb_ids or []) or None, old.name, kind, origins
         )
+        session.add(row)
+        session.flush()
         ends = now() + (self.grace_period if grace_period is None else grace_period)
-        with self._session() as session:
-            row = self._row(session, prefix)
-            row.expires_at = min(ends, utc(row.expires_at) or ends)
-            row.replaced_by = issued.key.prefix
-        self._origins = None
-        return issued
+        # Conditional, in the same transaction as the new key: of two rotations at once, one
+        # finds the key already replaced and rolls its new key back with it.
+        claimed = session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.prefix == prefix, ApiKeyRow.replaced_by.is_(None))
+            .values(replaced_by=row.prefix, expires_at=min(ends, old.expires_at or ends))
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise _already_rotated(prefix, self._row(session, prefix).replaced_by)
+        return IssuedKey(to_key(row), secret)
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key whose secret this is, or None."""

@@ -12,11 +12,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Engine,
     ForeignKey,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,6 +46,15 @@ class _Base(DeclarativeBase):
     pass
 
 
+def add_missing_columns(engine: Engine, table: str, columns: dict[str, str]) -> None:
+    """Add ``columns`` (name -> SQL type) that a table created by an older release lacks."""
+    present = {c["name"] for c in inspect(engine).get_columns(table)}
+    with engine.begin() as connection:
+        for name, ddl in columns.items():
+            if name not in present:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+
+
 # Other tables of the same database (crawl jobs) share this metadata so foreign keys resolve.
 Base = _Base
 
@@ -54,8 +66,14 @@ class KnowledgeBaseRow(_Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     default_model: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # What happens to unsupported claims: drop, flag, off (None: the server's setting).
+    verification: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+# Columns of knowledge_bases added after its first release (see ``add_missing_columns``).
+KB_ADDED_COLUMNS = {"verification": "VARCHAR(8)"}
 
 
 class DocumentRow(_Base):

@@ -1,8 +1,9 @@
 """Conversations, their messages, events and variables (same database as the registry).
 
 Everything a caller can make a conversation grow by is bounded here, where it is written: its
-variables (``kb.db.bounds.check_state``, after any merge), its messages and kept events, and the
-conversations of one user of a knowledge base (``StorageLimits``). A conversation started
+variables (``kb.db.bounds.check_state``, after any merge), its messages (their count and the
+bytes they take in all) and kept events, and the conversations of one user of a knowledge base
+(``StorageLimits``). A conversation started
 through a publishable key is bound to the visitor by a token only its hash of which is stored.
 """
 
@@ -35,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db.base import Base, new_id
-from kb.db.bounds import StorageLimits, check_state
+from kb.db.bounds import StorageLimits, check_state, message_size
 from kb.errors import ConversationNotFound
 
 Role = Literal["user", "bot"]
@@ -134,6 +135,8 @@ class ConversationRow(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     typing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     visitor_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Bytes its messages take (kb.db.bounds.message_size); NULL on rows older than the column.
+    stored_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class MessageRow(Base):
@@ -167,7 +170,7 @@ class ConversationEventRow(Base):
 
 
 # Columns added after the table was first released, created on databases that lack them.
-_ADDED_COLUMNS = {"visitor_token_hash": "VARCHAR(64)"}
+_ADDED_COLUMNS = {"visitor_token_hash": "VARCHAR(64)", "stored_bytes": "INTEGER"}
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -212,6 +215,7 @@ class ConversationRepository:
                 kb_id=kb_id,
                 user_id=user_id,
                 variables={},
+                stored_bytes=0,
                 visitor_token_hash=_token_hash(visitor_token) if visitor_token else None,
             )
             session.add(row)
@@ -226,12 +230,16 @@ class ConversationRepository:
     def check_room_for_turn(self, conversation_id: str) -> None:
         """LimitReached when the conversation cannot take one more message and its reply."""
         with self._session() as session:
-            self._check_room(session, conversation_id)
+            self._check_room(session, _row(session, conversation_id))
 
-    def _check_room(self, session: Session, conversation_id: str) -> None:
+    def _check_room(self, session: Session, conversation: ConversationRow) -> None:
+        # Full once its messages take the byte cap: the turn that crosses it is kept whole, so
+        # a conversation ends at most one turn over, and this check and the store agree.
+        self.limits.check_bytes(self._stored_bytes(session, conversation))
         cap = self.limits.messages_per_conversation
         if not cap:
             return
+        conversation_id = conversation.id
         held = session.scalar(
             select(func.count())
             .select_from(MessageRow)
@@ -248,14 +256,35 @@ class ConversationRepository:
         with self._session() as session:
             conversation = _row(session, conversation_id)
             if role == "user":
-                self._check_room(session, conversation_id)
+                self._check_room(session, conversation)
+            held = self._stored_bytes(session, conversation)  # before the new row is added
             row = MessageRow(
                 id=new_id("msg"), conversation_id=conversation_id, role=role, text=text, **fields
             )
             session.add(row)
+            conversation.stored_bytes = held + message_size(text, **fields)
             conversation.updated_at = _now()
             session.flush()
             return _to_message(row)
+
+    @staticmethod
+    def _stored_bytes(session: Session, conversation: ConversationRow) -> int:
+        if conversation.stored_bytes is None:
+            # Stored before the count was kept: counted once from its messages (at most the
+            # message cap of them), then kept up to date.
+            rows = session.scalars(
+                select(MessageRow).where(MessageRow.conversation_id == conversation.id)
+            )
+            conversation.stored_bytes = sum(
+                message_size(
+                    m.text,
+                    action=m.action,
+                    standalone_question=m.standalone_question,
+                    citations=m.citations,
+                )
+                for m in rows
+            )
+        return conversation.stored_bytes
 
     def messages(
         self, conversation_id: str, limit: int = 50, offset: int = 0

@@ -20,11 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.db.base import (
+    KB_ADDED_COLUMNS,
     UNSET,
     Base,
     DocumentRow,
     KnowledgeBaseRow,
     Unset,
+    add_missing_columns,
     new_id,
     now,
     to_document,
@@ -60,6 +62,7 @@ class Registry:
         if self._engine.dialect.name == "sqlite":
             _enable_sqlite_pragmas(self._engine)
         Base.metadata.create_all(self._engine)
+        add_missing_columns(self._engine, KnowledgeBaseRow.__tablename__, KB_ADDED_COLUMNS)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @property
@@ -132,8 +135,9 @@ class Registry:
         name: str | None = None,
         description: str | None = None,
         default_model: str | Unset | None = UNSET,
+        verification: str | Unset | None = UNSET,
     ) -> KnowledgeBase:
-        """Rename or re-describe a knowledge base."""
+        """Rename or re-describe a knowledge base, or change its model or policy."""
         try:
             with self._session() as session:
                 row = self._kb_row(session, kb_id)
@@ -143,6 +147,8 @@ class Registry:
                     row.description = description
                 if not isinstance(default_model, Unset):
                     row.default_model = default_model
+                if not isinstance(verification, Unset):
+                    row.verification = verification
                 row.updated_at = now()
                 session.flush()
                 return self._to_kb(session, row)
@@ -311,6 +317,7 @@ class Registry:
             name=row.name,
             description=row.description,
             default_model=row.default_model,
+            verification=row.verification,
             created_at=utc(row.created_at),
             updated_at=utc(row.updated_at),
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from kb.embeddings.base import TokenIds, WordTokens, sha256_file
+from kb.embeddings.base import TextKind, TokenIds, WordTokens, fingerprint_of, sha256_file
 from kb.errors import ModelUnavailable
 from kb.runtime.priority import at_priority
 
@@ -23,6 +23,8 @@ BUNDLED_MINILM = "all-MiniLM-L6-v2"
 # sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2 as published.
 MINILM_SAFETENSORS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 Backend = Literal["torch", "onnx-int8"]
+# A local model's weights, by preference, for its fingerprint.
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def _package_dir(package: str) -> Path:
@@ -68,6 +70,11 @@ def resolve_model_path(spec: str, cache_dir: Path) -> str:
     """A path or hub name sentence-transformers can load, for a model setting."""
     if spec == f"{BUNDLED_PREFIX}{BUNDLED_MINILM}":
         return str(extract_bundled_minilm(cache_dir))
+    if spec == f"{BUNDLED_PREFIX}multilingual-e5-small":  # not a sentence-transformers model
+        raise ModelUnavailable(
+            f"{spec!r} is not a sentence-transformers model: load it with "
+            "kb.embeddings.catalog.load_embedder."
+        )
     if spec.startswith(BUNDLED_PREFIX):
         raise ModelUnavailable(f"No bundled model named {spec.removeprefix(BUNDLED_PREFIX)!r}.")
     looks_like_path = spec.startswith((".", "/", "~")) or Path(spec).exists()
@@ -149,7 +156,22 @@ class SentenceTransformerEmbedder:
         self._threads = threads
         self._model: Any = None
         self._counting: Any = None
+        self._fingerprint: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        """Model name and a short hash of its weights file (hub names not on disk: the name
+        and ``unhashed``)."""
+        if self._fingerprint is None:
+            if self.name == f"{BUNDLED_PREFIX}{BUNDLED_MINILM}":
+                digest = MINILM_SAFETENSORS_SHA256  # verified whenever it is extracted
+            else:
+                root = Path(resolve_model_path(self.name, self._cache_dir))
+                found = [root / f for f in WEIGHT_FILES if (root / f).is_file()]
+                digest = sha256_file(found[0]) if found else "unhashed"
+            self._fingerprint = fingerprint_of(self.name, digest)
+        return self._fingerprint
 
     @property
     def model(self) -> Any:
@@ -173,9 +195,14 @@ class SentenceTransformerEmbedder:
             raise ModelUnavailable(f"Cannot load embedding model {self.name!r}: {exc}") from exc
 
     def embed(
-        self, texts: Sequence[str], token_ids: Sequence[TokenIds | None] | None = None
+        self,
+        texts: Sequence[str],
+        token_ids: Sequence[TokenIds | None] | None = None,
+        *,
+        kind: TextKind = "passage",
     ) -> list[list[float]]:
-        """Normalised embeddings, one per text.
+        """Normalised embeddings, one per text (``kind`` is ignored: these models embed
+        questions and passages alike).
 
         Both backends batch texts of similar length together (sentence-transformers sorts
         by characters inside ``encode``; the ONNX encoder by tokens), so padding stays small.

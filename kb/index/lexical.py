@@ -1,9 +1,15 @@
 """The lexical (BM25) index: SQLite FTS5, one table per knowledge base, updated incrementally.
 
-FTS5 ranks with its built-in Okapi BM25 and stems English with the Porter tokenizer; it lives
-in its own SQLite file so the registry can move to PostgreSQL without touching it. It is also
-where chunk texts are kept: the vector store holds vectors and metadata only, and reads the
-texts back from here (``chunk_texts``), so each text is stored once.
+FTS5 ranks with its built-in Okapi BM25. It is language-aware: each chunk's language is
+detected when it is indexed (``kb.text``) and FTS5 indexes the chunk's terms, folded (case,
+diacritics) and stemmed with that language's Snowball stemmer; a query is read the same way in
+its own detected language and in the knowledge base's main languages, with its function words
+left out. The index lives in its own SQLite file so the registry can move to PostgreSQL without
+touching it. It is also where chunk texts are kept: the vector store holds vectors and metadata
+only, and reads the texts back from here (``chunk_texts``), so each text is stored once.
+
+Indexes written before terms were analysed here (FTS5's Porter tokenizer, English only), or by
+an older analyzer (``PRAGMA user_version``), are rebuilt from their stored texts when opened.
 """
 
 from __future__ import annotations
@@ -15,16 +21,31 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from kb.index.inventory import ChunkInventory
-from kb.index.query import content_terms, fts_query
 from kb.index.sqlite_readers import ThreadReaders
 from kb.models import Chunk
+from kb.text import chunk_languages, index_terms, query_languages, query_terms
+from kb.text.analysis import QueryWord
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 logger = logging.getLogger(__name__)
+
+# Bumped when the terms an index stores change (tokenising, folding, stemming): older indexes
+# are rebuilt from their texts on open.
+ANALYZER_VERSION = 1
+_COLUMNS = (
+    "chunk_id UNINDEXED, document_id UNINDEXED, version UNINDEXED, media_type UNINDEXED,"
+    " language UNINDEXED, title UNINDEXED, body UNINDEXED, title_terms, body_terms,"
+    " tokenize='unicode61 remove_diacritics 2'"
+)
+_INSERT = (
+    "(rowid, chunk_id, document_id, version, media_type, language, title, body, title_terms,"
+    " body_terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,9 @@ class LexicalIndex(ChunkInventory, Protocol):
     ) -> list[LexicalHit]:
         """Best BM25 matches first, restricted to the given documents and media types."""
 
+    def languages(self, kb_id: str) -> list[tuple[str, float]]:
+        """The knowledge base's chunk languages with their share of its chunks, most first."""
+
 
 class SqliteLexicalIndex:
     """BM25 over SQLite FTS5 tables (``fts_<kb_id>``) in one database file.
@@ -95,7 +119,47 @@ class SqliteLexicalIndex:
         self._db.execute("PRAGMA secure_delete=ON")
         self._lock = threading.Lock()
         self._known: set[str] = set()
+        # Each knowledge base's languages with their share of its chunks, dropped on writes.
+        self._languages: dict[str, list[tuple[str, float]]] = {}
+        self._generation = 0  # commits so far: a count read before one is not cached after it
         self._readers = ThreadReaders(path)
+        with self._lock:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Rebuild the indexes an older version wrote (see the module docstring)."""
+        current = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        for kb_id in sorted(self._kb_ids()):
+            sql = self._db.execute(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (f"fts_{kb_id}",)
+            ).fetchone()[0]
+            if current != ANALYZER_VERSION or "body_terms" not in sql:
+                self._write(partial(self._rebuild, kb_id, "body_terms" not in sql))
+        self._db.execute(f"PRAGMA user_version = {ANALYZER_VERSION}")
+
+    def _rebuild(self, kb_id: str, old_schema: bool) -> None:
+        """Re-index a knowledge base from its stored texts, keeping rowids and chunk ids."""
+        if not _SAFE_NAME.match(kb_id):
+            return
+        text = "text" if old_schema else "body"
+        logger.info("rebuilding the lexical index of %s (language-aware terms)", kb_id)
+        self._db.execute(f"ALTER TABLE fts_{kb_id} RENAME TO rebuild_{kb_id}")
+        self._db.execute(f"DROP TABLE IF EXISTS ids_{kb_id}")
+        self._create(kb_id)
+        rows = self._db.execute(
+            f"SELECT rowid, chunk_id, document_id, version, media_type, title, {text}"
+            f" FROM rebuild_{kb_id} ORDER BY rowid"
+        )
+        fallback = None
+        while batch := rows.fetchmany(500):
+            items = [(r[2], f"{r[5]}\n{r[6]}" if r[5] else r[6]) for r in batch]
+            languages = chunk_languages(items, fallback)
+            fallback = fallback or next((lang for lang in languages if lang), None)
+            self._insert(kb_id, [
+                (*r[:5], lang, r[5], r[6], index_terms(r[5] or "", lang), index_terms(r[6], lang))
+                for r, lang in zip(batch, languages, strict=True)
+            ])  # fmt: skip
+        self._db.execute(f"DROP TABLE rebuild_{kb_id}")
 
     def close(self) -> None:
         """Close the database, the read connections included."""
@@ -120,28 +184,35 @@ class SqliteLexicalIndex:
         exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
         if not exists and not create:
             return None
-        self._db.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5("
-            "chunk_id UNINDEXED, document_id UNINDEXED, version UNINDEXED, "
-            "media_type UNINDEXED, title, text, "
-            "tokenize='porter unicode61 remove_diacritics 2')"
-        )
-        # FTS5 cannot index its UNINDEXED columns, so finding a chunk or a document's chunks
-        # there scans the whole table (32 ms per chunk at 100k chunks). This side table maps
-        # them to FTS rowids with real indexes.
-        ids = f"ids_{kb_id}"
-        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (ids,)).fetchone():
-            self._db.execute(
-                f"CREATE TABLE {ids} (chunk_id TEXT PRIMARY KEY, fts_rowid INTEGER NOT NULL,"
-                " document_id TEXT NOT NULL, version TEXT NOT NULL)"
-            )
-            self._db.execute(f"CREATE INDEX {ids}_doc ON {ids} (document_id, version)")
-            self._db.execute(  # an index written before the side table existed
-                f"INSERT OR REPLACE INTO {ids} SELECT chunk_id, rowid, document_id, version"
-                f" FROM {table}"
-            )
+        if not exists:
+            self._create(kb_id)
         self._known.add(table)
         return table
+
+    def _create(self, kb_id: str) -> None:
+        """Create a knowledge base's two tables.
+
+        FTS5 cannot index its UNINDEXED columns, so finding a chunk or a document's chunks
+        there scans the whole table (32 ms per chunk at 100k chunks). The side table maps them
+        to FTS rowids with real indexes, and counts the chunks of each language.
+        """
+        self._db.execute(f"CREATE VIRTUAL TABLE fts_{kb_id} USING fts5({_COLUMNS})")
+        ids = f"ids_{kb_id}"
+        self._db.execute(
+            f"CREATE TABLE {ids} (chunk_id TEXT PRIMARY KEY, fts_rowid INTEGER NOT NULL,"
+            " document_id TEXT NOT NULL, version TEXT NOT NULL, language TEXT)"
+        )
+        self._db.execute(f"CREATE INDEX {ids}_doc ON {ids} (document_id, version)")
+        self._db.execute(f"CREATE INDEX {ids}_language ON {ids} (language)")
+
+    def _insert(self, kb_id: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """Write analysed rows (``_INSERT``'s columns) to both tables."""
+        self._db.executemany(f"INSERT INTO fts_{kb_id} {_INSERT}", rows)
+        self._db.executemany(
+            f"INSERT INTO ids_{kb_id} (chunk_id, fts_rowid, document_id, version, language)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(r[1], r[0], r[2], r[3], r[5]) for r in rows],
+        )
 
     def _delete_rowids(self, kb_id: str, where: str, params: Sequence[str]) -> None:
         """Delete the chunks the side table selects with ``where`` from both tables."""
@@ -163,9 +234,20 @@ class SqliteLexicalIndex:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        finally:
+            self._forget_languages()
+
+    def _forget_languages(self) -> None:
+        self._generation += 1
+        self._languages = {}
 
     def add(self, kb_id: str, chunks: Sequence[Chunk]) -> None:
         """Index chunks (replacing any with the same id)."""
+        with self._lock:
+            self._table(kb_id)
+            main = self._kb_languages(self._db, kb_id)
+        # Detection and stemming run outside the lock: other writers need not wait for them.
+        analysed = analysed_rows(chunks, main[0][0] if main else None)
         with self._lock:
             table = self._table(kb_id)
 
@@ -174,21 +256,7 @@ class SqliteLexicalIndex:
                     part = [c.id for c in chunks[start : start + 500]]
                     self._delete_rowids(kb_id, f"chunk_id IN ({','.join('?' * len(part))})", part)
                 top = self._db.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()
-                rows = [
-                    (int(top[0]) + i + 1, c.id, c.document_id, c.version, c.media_type, c.title,
-                     _index_text(c))
-                    for i, c in enumerate(chunks)
-                ]  # fmt: skip
-                self._db.executemany(
-                    f"INSERT INTO {table} (rowid, chunk_id, document_id, version, media_type,"
-                    " title, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                self._db.executemany(
-                    f"INSERT INTO ids_{kb_id} (chunk_id, fts_rowid, document_id, version)"
-                    " VALUES (?, ?, ?, ?)",
-                    [(r[1], r[0], r[2], r[3]) for r in rows],
-                )
+                self._insert(kb_id, [(int(top[0]) + i + 1, *r) for i, r in enumerate(analysed)])
 
             self._write(write)
 
@@ -228,6 +296,7 @@ class SqliteLexicalIndex:
             self._db.execute(f"DROP TABLE IF EXISTS {table}")
             self._db.execute(f"DROP TABLE IF EXISTS ids_{kb_id}")
             self._known.discard(table)
+            self._forget_languages()
             busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy and busy[0]:
             logger.warning("lexical.sqlite3's write-ahead log could not be emptied (a reader)")
@@ -235,11 +304,40 @@ class SqliteLexicalIndex:
     def kb_ids(self) -> set[str]:
         """The knowledge bases that have an index here."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'fts!_%'"
-                " ESCAPE '!' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
-            ).fetchall()
+            return self._kb_ids()
+
+    def _kb_ids(self) -> set[str]:
+        rows = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'fts!_%'"
+            " ESCAPE '!' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+        ).fetchall()
         return {name.removeprefix("fts_") for (name,) in rows}
+
+    def languages(self, kb_id: str) -> list[tuple[str, float]]:
+        """The knowledge base's chunk languages with their share of its chunks, most first."""
+        if self._readable(kb_id) is None:
+            return []
+        try:
+            return self._kb_languages(self._readers.get(), kb_id)
+        except sqlite3.OperationalError as exc:
+            if not _dropped(exc):
+                raise
+            return []
+
+    def _kb_languages(self, db: sqlite3.Connection, kb_id: str) -> list[tuple[str, float]]:
+        generation = self._generation
+        cached = self._languages.get(kb_id)
+        if cached is not None:
+            return cached
+        rows = db.execute(
+            f"SELECT language, count(*) AS n FROM ids_{kb_id} WHERE language IS NOT NULL"
+            " GROUP BY language ORDER BY n DESC"
+        ).fetchall()
+        total = sum(int(n) for _, n in rows)
+        shares = [(str(code), int(n) / total) for code, n in rows]
+        if generation == self._generation:
+            self._languages[kb_id] = shares
+        return shares
 
     def versions(self, kb_id: str) -> dict[tuple[str, str], int]:
         """How many chunks each (document, version) has in the knowledge base's index."""
@@ -276,7 +374,7 @@ class SqliteLexicalIndex:
             for start in range(0, len(ids), 500):
                 part = ids[start : start + 500]
                 rows += reader.execute(
-                    f"SELECT i.chunk_id, f.text FROM ids_{kb_id} AS i"
+                    f"SELECT i.chunk_id, f.body FROM ids_{kb_id} AS i"
                     f" JOIN fts_{kb_id} AS f ON f.rowid = i.fts_rowid"
                     f" WHERE i.chunk_id IN ({','.join('?' * len(part))})",
                     part,
@@ -296,12 +394,22 @@ class SqliteLexicalIndex:
         media_types: Sequence[str] | None = None,
     ) -> list[LexicalHit]:
         """Best BM25 matches first; any query term may match (OR), rarer terms weigh more.
-        Each hit says which of the query's content terms it contains (``matched``, ``coverage``)."""
-        match = fts_query(query)
-        if not match or document_ids == []:
+        The query is read in its own language and in the knowledge base's main ones. Each hit
+        says which of the query's content terms it contains (``matched``, ``coverage``)."""
+        if document_ids == [] or not query.strip():
             return []
         table = self._readable(kb_id)
         if table is None:
+            return []
+        try:
+            collection = self._kb_languages(self._readers.get(), kb_id)
+        except sqlite3.OperationalError as exc:
+            if not _dropped(exc):
+                raise
+            return []
+        query_words = query_terms(query, query_languages(query, collection))
+        match = fts_match(query_words)
+        if not match:
             return []
         where, params = [f"{table} MATCH ?"], [match]
         if document_ids is not None:
@@ -314,11 +422,12 @@ class SqliteLexicalIndex:
             # bm25() is lower-is-better; title matches count double, as a heading does.
             reader = self._readers.get()
             rows = reader.execute(
-                f"SELECT chunk_id, document_id, version, bm25({table}, 0, 0, 0, 0, 2.0, 1.0) AS s,"
+                f"SELECT chunk_id, document_id, version,"
+                f" bm25({table}, 0, 0, 0, 0, 0, 0, 0, 2.0, 1.0) AS s,"
                 f" rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY s LIMIT ?",
                 [*params, k],
             ).fetchall()
-            evidence = _term_evidence(reader, kb_id, content_terms(query), [r[4] for r in rows])
+            evidence = _term_evidence(reader, kb_id, query_words, [r[4] for r in rows])
         except sqlite3.OperationalError as exc:
             if not _dropped(exc):
                 raise
@@ -328,32 +437,48 @@ class SqliteLexicalIndex:
         ]
 
 
+def fts_match(words: Sequence[QueryWord]) -> str:
+    """An FTS5 query matching any term of ``words``; every term is quoted (terms are letters
+    and digits only), so no operator syntax in user input reaches FTS5."""
+    terms = dict.fromkeys(t for w in words for t in w.terms if t)
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
 def _term_evidence(
-    reader: sqlite3.Connection, kb_id: str, terms: list[str], rowids: list[int]
+    reader: sqlite3.Connection, kb_id: str, words: Sequence[QueryWord], rowids: list[int]
 ) -> dict[int, tuple[tuple[str, ...], float]]:
-    """For each row, the ``terms`` it contains and the share of the terms' summed IDF they carry.
+    """For each row, the query's words it contains (folded, in any of their stems) and the
+    share of the query words' summed IDF they carry. A word read in several languages weighs
+    the IDF of its most common form in the knowledge base: its other stems, found nowhere,
+    would otherwise weigh most and leave every passage short of coverage.
 
     One statement per term counts the chunks containing it (its IDF) and picks the given rows
     among them: ~2 ms for 40 rows and a 5-term query at 100k chunks, against ~9 ms for the
     BM25 search itself. (``+rowid`` keeps SQLite from running one FTS5 lookup per row.)
     """
-    if not terms or not rowids:
+    if not words or not rowids:
         return {}
     chunks = int(reader.execute(f"SELECT count(*) FROM ids_{kb_id}").fetchone()[0])
     wanted = ",".join(str(int(r)) for r in rowids)
-    found: dict[int, list[str]] = {r: [] for r in rowids}
+    found: dict[int, dict[str, None]] = {r: {} for r in rowids}  # the words, in query order
     weights: dict[str, float] = {}
-    for term in terms:
-        containing, rows = reader.execute(
-            f"SELECT count(*), group_concat(CASE WHEN +rowid IN ({wanted}) THEN rowid END)"
-            f" FROM fts_{kb_id} WHERE fts_{kb_id} MATCH ?",
-            [f'"{term}"'],
-        ).fetchone()
-        weights[term] = _idf(chunks, int(containing))
-        for rowid in rows.split(",") if rows else ():
-            found[int(rowid)].append(term)
+    for word in words:
+        most = 0
+        for term in word.terms:
+            containing, rows = reader.execute(
+                f"SELECT count(*), group_concat(CASE WHEN +rowid IN ({wanted}) THEN rowid END)"
+                f" FROM fts_{kb_id} WHERE fts_{kb_id} MATCH ?",
+                [f'"{term}"'],
+            ).fetchone()
+            most = max(most, int(containing))
+            for rowid in rows.split(",") if rows else ():
+                found[int(rowid)][word.word] = None
+        weights[word.word] = _idf(chunks, most)
     total = sum(weights.values())
-    return {r: (tuple(ts), sum(weights[t] for t in ts) / total) for r, ts in found.items()}
+    return {
+        r: (tuple(by_word), sum(weights[w] for w in by_word) / total)
+        for r, by_word in found.items()
+    }
 
 
 def _idf(chunks: int, containing: int) -> float:
@@ -365,6 +490,21 @@ def _idf(chunks: int, containing: int) -> float:
 def _dropped(exc: sqlite3.OperationalError) -> bool:
     """Whether a read failed because its knowledge base's tables were dropped meanwhile."""
     return "no such table" in str(exc)
+
+
+def analysed_rows(chunks: Sequence[Chunk], fallback: str | None) -> list[tuple[str | None, ...]]:
+    """Each chunk's row without its rowid: ids, media type, language (its own, its document's
+    or ``fallback``), title and text as stored, then their terms."""
+    texts = [_index_text(c) for c in chunks]
+    languages = chunk_languages(
+        [(c.document_id, f"{c.title}\n{t}") for c, t in zip(chunks, texts, strict=True)],
+        fallback,
+    )
+    return [
+        (c.id, c.document_id, c.version, c.media_type, lang, c.title, text,
+         index_terms(c.title, lang), index_terms(text, lang))
+        for c, text, lang in zip(chunks, texts, languages, strict=True)
+    ]  # fmt: skip
 
 
 def _index_text(chunk: Chunk) -> str:

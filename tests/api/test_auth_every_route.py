@@ -15,6 +15,9 @@ from kb.access.models import SCOPES
 
 # The documented scope of each route: this table is the API's access policy.
 SCOPE_OF: dict[tuple[str, str], str] = {
+    ("GET", "/v1/widget/config"): "chat",
+    ("GET", "/v1/kbs/{kb_id}/widget"): "admin",
+    ("PUT", "/v1/kbs/{kb_id}/widget"): "admin",
     ("POST", "/v1/kbs"): "kb:write",
     ("GET", "/v1/kbs"): "kb:read",
     ("GET", "/v1/kbs/{kb_id}"): "kb:read",
@@ -31,6 +34,10 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("GET", "/v1/kbs/{kb_id}/crawls"): "kb:read",
     ("GET", "/v1/kbs/{kb_id}/crawls/{crawl_id}"): "kb:read",
     ("DELETE", "/v1/kbs/{kb_id}/crawls/{crawl_id}"): "kb:write",
+    ("POST", "/v1/kbs/{kb_id}/reindex"): "kb:write",
+    ("GET", "/v1/kbs/{kb_id}/reindex"): "kb:read",
+    ("GET", "/v1/kbs/{kb_id}/reindex/{job_id}"): "kb:read",
+    ("DELETE", "/v1/kbs/{kb_id}/reindex/{job_id}"): "kb:write",
     ("POST", "/v1/messages/send"): "chat",
     ("GET", "/v1/conversations/{conversation_id}"): "chat",
     ("GET", "/v1/conversations/{conversation_id}/history"): "chat",

@@ -213,7 +213,7 @@ def test_the_users_profile_reaches_the_answering_model(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     """Regression: profiles were stored and returned but never told to the model."""
-    with FakeOpenAIServer(reply="Elle coûte 39 euros [1].") as provider:
+    with FakeOpenAIServer(reply="The Aurora lamp costs 39 euros [1].") as provider:
         settings = make_settings(
             tmp_path / "data", llm__openai_compatible__base_url=provider.base_url
         )
@@ -249,7 +249,7 @@ def test_a_profile_holding_only_a_language_still_reaches_the_model(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     """Regression guard: a profile with a language and nothing else was read as empty."""
-    with FakeOpenAIServer(reply="Elle coûte 39 euros [1].") as provider:
+    with FakeOpenAIServer(reply="The Aurora lamp costs 39 euros [1].") as provider:
         settings = make_settings(
             tmp_path / "data", llm__openai_compatible__base_url=provider.base_url
         )

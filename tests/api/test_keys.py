@@ -64,6 +64,28 @@ def test_rotation_keeps_the_old_key_for_the_grace_period_only(client: TestClient
     assert client.get("/v1/kbs", headers=_bearer(newest["secret"])).status_code == 200
 
 
+def test_a_rotated_key_is_not_rotated_twice(client: TestClient) -> None:
+    """Regression (issue 19): re-rotating a key overwrote replaced_by; its first replacement
+    stayed active and untracked."""
+    before = {k["prefix"] for k in client.get("/v1/keys").json()}
+    old = client.post("/v1/keys", json={"scopes": ["kb:read"], "name": "ci"}).json()
+    first = client.post(f"/v1/keys/{old['prefix']}/rotate").json()
+    again = client.post(f"/v1/keys/{old['prefix']}/rotate", json={"grace_period_s": 0})
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["code"] == "key_already_rotated"
+    assert again.json()["replaced_by"] == first["prefix"]
+    listed = {k["prefix"]: k for k in client.get("/v1/keys").json()}
+    assert set(listed) - before == {old["prefix"], first["prefix"]}  # no untracked key
+    assert listed[old["prefix"]]["replaced_by"] == first["prefix"]
+    for secret in (old["secret"], first["secret"]):  # the refused call changed nothing
+        assert client.get("/v1/kbs", headers=_bearer(secret)).status_code == 200
+    # The chain goes on from the current key.
+    newest = client.post(f"/v1/keys/{first['prefix']}/rotate").json()
+    chained = {k["prefix"]: k for k in client.get("/v1/keys").json()}
+    assert chained[first["prefix"]]["replaced_by"] == newest["prefix"]
+
+
 def test_a_key_restricted_to_one_knowledge_base_reaches_no_other(client: TestClient) -> None:
     mine = client.post("/v1/kbs", json={"name": "mine"}).json()["id"]
     other = client.post("/v1/kbs", json={"name": "other"}).json()["id"]

@@ -359,6 +359,36 @@ def test_button_actions_cannot_grow_a_conversations_state_past_its_bound(
     assert put.status_code == 422 and put.json()["code"] == "validation_failed"
 
 
+def test_button_actions_cannot_grow_a_conversation_past_its_byte_cap(client: TestClient) -> None:
+    """Regression (issue 19): 1,000 messages x 64 KiB actions let a conversation hold 64 MB."""
+    # Each press replaces the same 60 KB variable (the state stays within its 64 KiB bound),
+    # but every message stored the action again: the default cap of 4 MiB now ends it. A
+    # server's chat key, not a visitor's: visitors also meet a 50-message quota per conversation.
+    kb_id = client.post("/v1/kbs", json={"name": "shop"}).json()["id"]
+    client.post(f"/v1/kbs/{kb_id}/documents", json={"title": "Hours", "text": DOC})
+    chat_key = client.post("/v1/keys", json={"scopes": ["chat"], "kb_ids": [kb_id]}).json()
+    owner = {"Authorization": f"Bearer {chat_key['secret']}"}
+    conversation, owner = _start(client, kb_id, owner)
+    blob = {"blob": "x" * 60_000}
+    accepted = 0
+    while (pressed := _press(client, kb_id, conversation, owner, blob)).status_code == 200:
+        accepted += 1
+        assert accepted <= 70, "4 MiB of 60 KB actions, and the conversation takes more"
+    # Turns of a 60 KB action and its cited reply: fewer than 70 fit, and no more once full.
+    assert accepted >= 40, accepted
+    again = _press(client, kb_id, conversation, owner, {"small": 1})
+    assert pressed.status_code == again.status_code == 409, again.text
+    refused = pressed
+    assert refused.headers["content-type"] == "application/problem+json"
+    body = refused.json()
+    assert body["code"] == "limit_reached" and body["limit"] == 4 * 1024 * 1024
+    assert body["unit"] == "bytes"
+    history = client.get(f"/v1/conversations/{conversation}/history", headers=owner).json()
+    assert history["total"] == 2 + 2 * accepted  # the refused turns stored nothing
+    # A new conversation starts afresh.
+    assert _start(client, kb_id, owner)[0] != conversation
+
+
 @pytest.fixture
 def tight(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
     """An admin client of an app with small storage caps."""

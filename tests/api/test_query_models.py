@@ -54,7 +54,9 @@ def test_remote_model_gets_delimited_passages_and_its_markers_are_checked(
         json={"question": "Where can staff park?", "model": "openai-compatible"},
     ).json()
 
-    assert answer["answer"] == "Staff park on level minus two [1]. See also."
+    # The marker to no passage is removed, and "See also." (supported by nothing) dropped.
+    assert answer["answer"] == "Staff park on level minus two [1]."
+    assert answer["dropped"] == 1 and answer["verification"] == "drop"
     assert answer["model"] == "openai-compatible:gpt-test"
     assert answer["grounded"] is True
     assert [c["number"] for c in answer["citations"]] == [1]

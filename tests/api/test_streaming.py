@@ -61,16 +61,18 @@ def _stream(
         return response, list(read_events(response))
 
 
-def test_extractive_answer_streams_deltas_then_citations_then_done(
+def test_extractive_answer_streams_deltas_then_verdict_citations_done(
     live_server: str, kb: str, auth_headers: dict[str, str]
 ) -> None:
     response, events = _stream(live_server, kb, auth_headers, question="Where do staff park?")
     assert response.headers["content-type"].startswith("text/event-stream")
     names = [e.name for e in events]
-    assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"delta"}
-    done = events[-1].data
+    assert names[-3:] == ["verdict", "citations", "done"] and set(names[:-3]) == {"delta"}
+    done, verdict = events[-1].data, events[-3].data
     assert done["model"] == "extractive" and done["grounded"] is True
-    assert "".join(e.data["text"] for e in events[:-2]).strip() == done["answer"]
+    assert "".join(e.data["text"] for e in events[:-3]).strip() == done["answer"]
+    assert verdict["replaced"] is False and verdict["answer"] == done["answer"]
+    assert verdict["claims"] and all(c["supported"] for c in verdict["claims"])
     assert "level minus two" in done["answer"]
     plain = httpx.post(
         f"{live_server}/v1/kbs/{kb}/query",
@@ -91,9 +93,13 @@ def test_remote_model_streams_token_deltas_with_bad_markers_removed(
     deltas = [e.data["text"] for e in events if e.name == "delta"]
     assert len(deltas) > 3  # word by word, as the provider sent them
     assert "[4]" not in "".join(deltas) and "[1]" in "".join(deltas)
-    citations, done = events[-2].data, events[-1].data
+    verdict, citations, done = events[-3].data, events[-2].data, events[-1].data
     assert [c["number"] for c in citations["citations"]] == [1]
-    assert done["answer"] == "Staff park on level minus two [1]. See also."
+    # "See also." is a claim no passage supports: streamed, then dropped by the verdict.
+    assert "See also" in "".join(deltas)
+    assert done["answer"] == verdict["answer"] == "Staff park on level minus two [1]."
+    assert verdict["replaced"] is True and verdict["dropped"] == 1
+    assert [c["supported"] for c in verdict["claims"]] == [True, False]
     assert done["model"] == "openai-compatible:gpt-test" and done["grounded"] is True
     assert provider.requests[-1].body["stream"] is True
 

@@ -32,6 +32,10 @@ FP32_NODES = [f"{FIRST_FFN}/output/dense/MatMul"]
 # times the median channel's (MiniLM-L6: 14x for the outlier, at most 3.4x for the others).
 OUTLIER_FACTOR = 8.0
 MAX_OUTLIERS = 4
+# Word-embedding tables up to this many weights are fused into EmbedLayerNormalization (fp32);
+# larger ones (multilingual vocabularies) stay a Gather, quantised to int8 (QUANTIZED_OPS).
+# all-MiniLM-L6-v2: 11.7 M (fused, as before); multilingual-e5-small: 96 M.
+MAX_FUSED_EMBEDDING = 32_000_000
 # model_type (config.json) -> ONNX Runtime optimizer that fuses its attention and GELU.
 FUSERS = {"bert": "bert"}
 # Two of ONNX Runtime's fused CPU kernels are slower than what they replace, so the export keeps

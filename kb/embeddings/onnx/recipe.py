@@ -25,6 +25,7 @@ from kb.embeddings.onnx.format import (
     FIRST_FFN,
     FP32_NODES,
     FUSERS,
+    MAX_FUSED_EMBEDDING,
     MAX_OUTLIERS,
     META_FILE,
     MODEL_FILE,
@@ -100,6 +101,10 @@ def _fuse(fp32: Path, config: Any) -> Path:
     options.enable_skip_layer_norm = False
     options.enable_bias_skip_layer_norm = False
     options.enable_bias_gelu = False
+    # A large vocabulary stays out of the fused EmbedLayerNormalization, whose table is fp32
+    # (multilingual-e5-small: 384 MB), so its Gather is quantised with the rest (96 MB).
+    table = int(getattr(config, "vocab_size", 0)) * int(config.hidden_size)
+    options.enable_embed_layer_norm = table <= MAX_FUSED_EMBEDDING
     fused = optimize_model(
         str(fp32),
         model_type=fuser,

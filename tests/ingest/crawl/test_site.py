@@ -297,3 +297,53 @@ def test_header_noindex_gone_pages_and_disallowed_canonicals(api: TestClient) ->
     assert set(documents(api, kb_id)) == {base + p for p in ("/", "/about", "/print/manual")}
     assert second["counts"]["removed"] == 1  # the 410, like a 404
     assert second["counts"]["skipped"] == {"noindex": 2}  # and the header took its page away
+
+
+def test_x_robots_tag_keeps_out_any_response_and_only_when_meant_for_us(api: TestClient) -> None:
+    """Regression (issue 19): X-Robots-Tag held only for HTML and took googlebot's as ours."""
+    # A PDF or text file under "X-Robots-Tag: noindex" was indexed (the header was read only
+    # when links were), "googlebot: noindex" kept a page from us, and a header nofollow was
+    # never honoured. Before: /manual.pdf and /notes.txt stored, /for-google skipped,
+    # /nofollow's link followed.
+    site = FixtureSite()
+    with serve(site):
+        base = site.base
+        site.resources["/robots.txt"] = Resource(b"User-agent: *\n", content_type="text/plain")
+        links = ["/manual.pdf", "/notes.txt", "/for-google", "/for-us", "/nofollow"]
+        anchors = "".join(f"<a href='{href}'>{href}</a> " for href in links)
+        site.html("/", f"<h1>Start</h1><p>{FILLER}</p>{anchors}", "Start")
+        site.resources["/manual.pdf"] = Resource(
+            make_pdf(["Internal manual", "The service code of the Model Q is 7781."]),
+            content_type="application/pdf",
+            headers={"X-Robots-Tag": "noindex"},
+        )
+        site.resources["/notes.txt"] = Resource(
+            b"Internal notes: the staff discount is forty percent.",
+            content_type="text/plain; charset=utf-8",
+            headers={"X-Robots-Tag": "none"},
+        )
+        site.html(
+            "/for-google",
+            "<h1>Public</h1><p>Opening hours are nine to five.</p>",
+            headers={"X-Robots-Tag": "googlebot: noindex, nofollow"},
+        )
+        site.html(
+            "/for-us",
+            "<h1>Draft</h1><p>The draft is not ready.</p>",
+            headers={"X-Robots-Tag": "googlebot: index, kb-engine-crawler: noindex"},
+        )
+        site.html(
+            "/nofollow",
+            "<h1>Links</h1><p>Partner pages.</p><a href='/hidden'>hidden</a>",
+            headers={"X-Robots-Tag": "nofollow"},
+        )
+        site.html("/hidden", "<h1>Hidden</h1><p>Only a nofollow page links here.</p>")
+        site.html("/about", "<h1>About</h1><p>Example Corp makes sensors.</p>")  # in the nav
+        kb_id = api.post("/v1/kbs", json={"name": "site"}).json()["id"]
+        done = crawl(api, kb_id, base + "/")
+        assert "/hidden" not in site.paths()
+    assert done["status"] == "done", done
+    assert set(documents(api, kb_id)) == {
+        base + p for p in ("/", "/about", "/for-google", "/nofollow")
+    }
+    assert done["counts"]["skipped"] == {"noindex": 3}

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import gzip
 import re
+from html.parser import HTMLParser
 
+import httpx
 import pytest
 
 from ingest.crawl import frontier
 from ingest.crawl.dedupe import FingerprintIndex, fingerprint
+from ingest.crawl.directives import agent_token, header_directives
 from ingest.crawl.frontier import HostGate
 from ingest.crawl.links import extract_links
 from ingest.crawl.robots import rules_from_response
@@ -157,6 +160,61 @@ def test_extract_links_canonical_and_robots_meta() -> None:
     assert page.canonical == "https://e.com/docs/guide"
     assert page.noindex and page.nofollow
     assert page.text == "Guide Body text. A A again mail other"  # nav left out
+
+
+AGENT = agent_token("kb-engine-crawler/0.1 (+https://kb-engine.dev/crawler)")
+
+
+@pytest.mark.parametrize("unit", [b"<!--", b"<!", b"</a", b"<a", b"<![CDATA[", b"<?"])
+def test_hostile_markup_is_read_without_the_quadratic_stdlib_tokenizer(
+    unit: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 19): links were read with html.parser, quadratic on "<!--" runs."""
+    # CVE-2025-6069: 200 KB of "<!--" cost 17 s of CPU (bench/hostile_html.py); any use of
+    # the stdlib tokenizer now fails the test instead of timing it.
+    monkeypatch.setattr(HTMLParser, "goahead", lambda *_: pytest.fail("html.parser was used"))
+    head = b"<html><body><main><a href='/before'>Before</a>"
+    tail = b"<a href='/after'>After</a><p>Tail text.</p></main></body></html>"
+    unterminated = extract_links(head + unit * 100_000 + tail, "https://e.com/")
+    # As in a browser, the construct runs to the end of the page; what came before it stays.
+    assert unterminated.links[0] == "https://e.com/before"
+    closed = extract_links(head + unit * 100_000 + b">" + tail, "https://e.com/")
+    assert closed.links == ["https://e.com/before", "https://e.com/after"]
+    assert closed.text.startswith("Before") and closed.text.endswith("After Tail text.")
+
+
+def test_link_extraction_keeps_text_runs_entities_and_agent_scoped_meta() -> None:
+    """Regression guard (issue 19): the lxml extractor must read pages as html.parser did."""
+    html = b"""<HTML><HEAD><META NAME="googlebot" CONTENT="noindex">
+    <meta name="KB-Engine-Crawler" content="nofollow"></HEAD><BODY>
+    <A HREF="/q?a=1&amp;b=2">Caf&eacute; &amp; bar</A><b>Bold</b>tail<!-- hidden -->
+    <base href="https://cdn.e.com/x/"><a href="rel">late base</a></BODY></HTML>"""
+    page = extract_links(html, "https://e.com/", AGENT)
+    assert page.links == ["https://cdn.e.com/q?a=1&b=2", "https://cdn.e.com/x/rel"]
+    assert page.text == "Café & bar Bold tail late base"
+    assert page.nofollow and not page.noindex  # googlebot's meta is not ours
+    assert not extract_links(html, "https://e.com/").nofollow  # no agent: robots meta only
+
+
+def test_x_robots_tag_applies_unscoped_or_to_our_agent_only() -> None:
+    """Regression (issue 19): "X-Robots-Tag: googlebot: noindex" was taken as meant for us."""
+    assert AGENT == "kb-engine-crawler"
+    for_google = header_directives(["googlebot: noindex, nofollow"], AGENT)
+    assert not for_google.noindex and not for_google.nofollow
+    ours = header_directives(["googlebot: noindex", "KB-Engine-Crawler: noindex"], AGENT)
+    assert ours.noindex and not ours.nofollow
+    # Each header line starts unscoped; a prefix scopes what follows it on its line only.
+    headers = httpx.Headers([("X-Robots-Tag", "otherbot: nofollow"), ("X-Robots-Tag", "noindex")])
+    both = header_directives(headers.get_list("x-robots-tag"), AGENT)
+    assert both.noindex and not both.nofollow
+    mixed = header_directives(["nofollow, otherbot: noindex, kb-engine-crawler: none"], AGENT)
+    assert mixed.noindex and mixed.nofollow
+    # Directives with a value ("max-snippet: 20", dates) name no crawler.
+    valued = header_directives(["max-snippet: 20, noindex"], AGENT)
+    assert valued.noindex
+    dated = header_directives(["unavailable_after: Monday, 25 Jun 2040 15:00:00 GMT"], AGENT)
+    assert not dated.noindex and not dated.nofollow
+    assert not header_directives([], AGENT).noindex
 
 
 def test_near_duplicates_share_a_fingerprint_band() -> None:

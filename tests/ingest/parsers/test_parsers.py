@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import docx
 import pytest
+from bs4.element import Tag
 from pypdf import PdfReader, PdfWriter
 
 from ingest.parsers.base import ParseLimits
@@ -181,10 +183,33 @@ def test_html_keeps_content_and_drops_boilerplate() -> None:
         assert boilerplate not in parsed.text
 
 
-def test_html_stdlib_parser_gives_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    with_lxml = parse_bytes(PAGE, LIMITS)
-    monkeypatch.setattr("ingest.parsers.html._FEATURES", "html.parser")
-    assert parse_bytes(PAGE, LIMITS) == with_lxml
+def test_html_with_hostile_markup_is_read_without_the_stdlib_tokenizer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression (issue 19): html.parser, quadratic on "<!--" runs, was the HTML fallback."""
+    monkeypatch.setattr(HTMLParser, "goahead", lambda *_: pytest.fail("html.parser was used"))
+    assert parse_bytes(PAGE, LIMITS).text.startswith("# Growing Tomatoes")
+    hostile = b"<html><body><main><p>Before.</p>" + b"<!--" * 100_000 + b"><p>After.</p></main>"
+    assert parse_bytes(hostile, LIMITS, filename="x.html").text == "Before.\n\nAfter."
+
+
+def test_html_nesting_does_not_search_every_subtree() -> None:
+    """Regression (issue 19): Tag.decomposed searched each tag's subtree (quadratic nesting)."""
+    # bs4 resolves `tag.decomposed` on a live tag by searching its subtree for a child tag
+    # named "_decomposed"; a page of nested blocks paid that for every block.
+    calls = 0
+    real = Tag.find
+
+    def counting(tag: Tag, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(tag, *args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Tag, "find", counting)
+        nested = b"<html><body>" + b"<div>" * 2000 + b"Deep text." + b"</div>" * 2000
+        assert parse_bytes(nested, LIMITS, filename="x.html").text == "Deep text."
+    assert calls < 20  # a handful of lookups (<title>, <main>...), not one per block
 
 
 def test_html_keeps_content_that_merely_mentions_cookies() -> None:

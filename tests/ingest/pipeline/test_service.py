@@ -49,8 +49,10 @@ def failing_writes(
     store = container.store
     real_add = store.add
 
-    def add(kb_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        real_add(kb_id, chunks, vectors)
+    def add(
+        kb_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], **kw: object
+    ) -> None:
+        real_add(kb_id, chunks, vectors, **kw)  # type: ignore[arg-type]
         if when(chunks):
             raise OSError("disk full")
 
@@ -321,15 +323,15 @@ def test_ingest_many_stores_a_batch_while_embedding_the_next_and_reports_in_orde
     embedder, store = container.ingestion._embedder, container.store
     real_embed, real_add = embedder.embed, store.add
 
-    def timed(kind: str, call: object, *args: object) -> object:
+    def timed(kind: str, call: object, *args: object, **kw: object) -> object:
         start = time.monotonic()
         time.sleep(0.15)  # long enough for the stages to meet
-        result = call(*args)  # type: ignore[operator]
+        result = call(*args, **kw)  # type: ignore[operator]
         spans[kind].append((start, time.monotonic(), threading.get_native_id()))
         return result
 
-    embedder.embed = lambda *args: timed("embed", real_embed, *args)  # type: ignore[method-assign]
-    store.add = lambda *args: timed("add", real_add, *args)  # type: ignore[method-assign]
+    embedder.embed = lambda *a, **kw: timed("embed", real_embed, *a, **kw)  # type: ignore[method-assign]
+    store.add = lambda *a, **kw: timed("add", real_add, *a, **kw)  # type: ignore[method-assign]
     raws = [
         RawSource(f"Room {100 + i} is on floor {i}.".encode(), source=f"r{i}.txt") for i in range(4)
     ]

@@ -12,7 +12,7 @@ from kb.access.keys import KeyRepository
 from kb.access.models import hash_secret
 from kb.db.base import now
 from kb.db.registry import Registry
-from kb.errors import InvalidInput
+from kb.errors import InvalidInput, KeyAlreadyRotated
 
 
 @pytest.fixture
@@ -56,20 +56,26 @@ def test_a_rotated_key_lasts_exactly_the_grace_period(keys: KeyRepository) -> No
         assert keys.authenticate(old.secret) == kept  # still inside the grace period
 
 
-def test_rotating_a_rotated_key_again_never_extends_the_old_secrets_life(
+def test_a_rotated_key_is_not_rotated_again_and_its_grace_stays_as_it_was(
     keys: KeyRepository,
 ) -> None:
-    """Regression guard: re-rotating a key must never give the old secret a longer grace."""
+    """Regression (issue 19): re-rotating overwrote replaced_by, leaving the first replacement
+    active and untracked."""
     old = keys.create(["kb:read"])
     first = keys.rotate(old.key.prefix, timedelta(minutes=5))
     ends = keys.get(old.key.prefix).expires_at
-    second = keys.rotate(old.key.prefix, timedelta(days=30))
+    with pytest.raises(KeyAlreadyRotated) as refused:
+        keys.rotate(old.key.prefix, timedelta(days=30))
+    assert refused.value.extra["replaced_by"] == first.key.prefix
     again = keys.get(old.key.prefix)
-    assert again.expires_at == ends
-    assert again.replaced_by == second.key.prefix != first.key.prefix
-    # A shorter grace period still shortens it: the old secret's life only ever gets shorter.
-    keys.rotate(old.key.prefix, timedelta(0))
-    assert keys.authenticate(old.secret) is None
+    assert again.expires_at == ends and again.replaced_by == first.key.prefix
+    assert len(keys.list()) == 2  # no second replacement was left behind
+    # The chain goes on from the replacement; revoking ends the old secret's grace at once.
+    second = keys.rotate(first.key.prefix, timedelta(0))
+    assert keys.get(first.key.prefix).replaced_by == second.key.prefix
+    keys.revoke(old.key.prefix)
+    assert keys.authenticate(old.secret) is None and keys.authenticate(first.secret) is None
+    assert keys.authenticate(second.secret) == second.key
 
 
 def test_scopes_are_checked_and_admin_implies_all(keys: KeyRepository) -> None:

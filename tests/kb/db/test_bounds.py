@@ -67,3 +67,46 @@ def test_caps_of_zero_mean_no_cap(registry: Registry) -> None:
         capped.create(kb_id, "u1")
     uncapped = ConversationRepository(registry.engine, StorageLimits(conversations_per_user=0))
     uncapped.create(kb_id, "u1")
+
+
+def test_a_conversations_messages_are_bounded_in_bytes_not_only_in_number(
+    registry: Registry,
+) -> None:
+    """Regression (issue 19): 1,000 messages x 64 KiB actions let one conversation hold 64 MB."""
+    cap = 300_000
+    repository = ConversationRepository(registry.engine, StorageLimits(bytes_per_conversation=cap))
+    kb_id = registry.create_kb("shop", "").id
+    conversation = repository.create(kb_id, "u1")
+    action = {"payload": "buy", "variables": {"blob": "x" * (STATE_MAX_BYTES - 100)}}
+    turns = 0
+    with pytest.raises(LimitReached) as refused:
+        for _ in range(100):
+            repository.check_room_for_turn(conversation.id)  # as the service does first
+            repository.add_message(conversation.id, "user", "buy", action=action)
+            repository.add_message(conversation.id, "bot", "Done.", citations=[])
+            turns += 1
+    assert refused.value.to_dict()["code"] == "limit_reached"
+    assert refused.value.to_dict()["limit"] == cap and refused.value.to_dict()["unit"] == "bytes"
+    # The turn that crossed the cap was kept whole; nothing after it.
+    assert turns == 5 and repository.messages(conversation.id)[1] == 10
+    with pytest.raises(LimitReached):
+        repository.add_message(conversation.id, "user", "again")
+    # Another conversation of the same user is not affected.
+    other = repository.create(kb_id, "u1")
+    repository.add_message(other.id, "user", "hello")
+
+
+def test_conversations_stored_before_the_byte_count_are_counted_from_their_messages(
+    registry: Registry,
+) -> None:
+    """Regression guard (issue 19): rows from before the column must not start from zero."""
+    repository = ConversationRepository(registry.engine, StorageLimits(bytes_per_conversation=0))
+    kb_id = registry.create_kb("shop", "").id
+    conversation = repository.create(kb_id, "u1")
+    for _ in range(3):
+        repository.add_message(conversation.id, "user", "y" * 40_000)
+    with registry.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE conversations SET stored_bytes = NULL")
+    capped = ConversationRepository(registry.engine, StorageLimits(bytes_per_conversation=100_000))
+    with pytest.raises(LimitReached):
+        capped.check_room_for_turn(conversation.id)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.index.lexical import SqliteLexicalIndex
+from kb.index.lexical import SqliteLexicalIndex, analysed_rows, fts_match
 from kb.index.query import fts_query
 from kb.models import Chunk
+from kb.text import query_terms
 
 
 def _chunk(doc: str, version: str, index: int, text: str, media: str = "text/plain") -> Chunk:
@@ -73,6 +74,10 @@ def test_query_syntax_in_user_input_is_inert(index: SqliteLexicalIndex, hostile:
     index.search("kb_1", hostile, 10)  # must not raise
     assert index.count("kb_1") == 3
     assert all(part.startswith('"') for part in fts_query(hostile).split(" OR ") if part)
+    match = fts_match(query_terms(hostile, ["en", "fr"]))
+    assert all(
+        part.startswith('"') and part[1:-1].isalnum() for part in match.split(" OR ") if part
+    )
 
 
 def test_survives_reopening(tmp_path: Path) -> None:
@@ -92,11 +97,7 @@ def test_reads_do_not_wait_for_a_write(index: SqliteLexicalIndex) -> None:
     try:
         with index._lock:  # a write in progress, as ingestion holds it
             index._db.execute("BEGIN")
-            index._db.execute(
-                "INSERT INTO fts_kb_1 (chunk_id, document_id, version, media_type, title, text)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (new.id, new.document_id, new.version, new.media_type, "", new.text),
-            )
+            index._insert("kb_1", [(100, *analysed_rows([new], "en")[0])])
             searching = pool.submit(index.search, "kb_1", "bananas", 10)
             reading = pool.submit(index.chunk_texts, "kb_1", {"doc_c:v1:0": None})
             try:  # a read waiting for the lock would time out here
