@@ -40,7 +40,7 @@ from kb.db.profiles import ProfileRepository
 from kb.db.registry import Registry
 from kb.db.widgets import WidgetRepository
 from kb.embeddings.base import Embedder, TokenizingEmbedder
-from kb.embeddings.catalog import EmbedderOptions
+from kb.embeddings.catalog import MINILM, EmbedderOptions
 from kb.index.lexical import LexicalIndex, SqliteLexicalIndex
 from kb.index.vectors import ChromaStore, VectorStore
 from kb.index_models import EmbedderPool, IndexModels
@@ -156,14 +156,22 @@ def build_container(
     events = EventBus()
     pool = embedders or _embedder_pool(settings, embedder)
     embedder = pool.get(settings.embedding.model)
-    indexes = IndexModels(storage.records, pool, storage.store, settings.embedding.model)
+    # Releases before per-KB models recorded none; their default was MiniLM.
+    explicit = "model" in settings.embedding.model_fields_set
+    legacy = settings.embedding.model if explicit else MINILM
+    indexes = IndexModels(
+        storage.records, pool, storage.store, settings.embedding.model, legacy_model=legacy
+    )
     ingestion = _ingestion(settings, storage, embedder, events, indexes)
     retriever = _retriever(settings, storage, embedder, indexes)
     secrets = _secrets(settings)
     credentials = CredentialRepository(storage.registry.engine, secrets, CREDENTIAL_PROVIDERS)
-    models = _models(settings, embedder, credentials)
-    verifier = _verifier(settings, embedder)
-    abstention = AnswerabilityCheck(embedder) if settings.answer.abstain else None
+    # Claim checks and the extractive answerer's sentence ranking were calibrated with MiniLM:
+    # they keep it whatever model the knowledge bases retrieve with.
+    checking = pool.get(MINILM)
+    models = _models(settings, checking, credentials)
+    verifier = _verifier(settings, checking)
+    abstention = AnswerabilityCheck(checking) if settings.answer.abstain else None
     answering = _answering(
         settings, storage.registry, retriever, models, events, verifier, abstention
     )

@@ -81,9 +81,7 @@ class QueryService:
 
     def _prompt(self, question: Question, passages: list[Passage]) -> Prompt:
         language = self.language(question)
-        return build_prompt(
-            question.text, passages, question.asker, language, refusal(language)
-        )
+        return build_prompt(question.text, passages, question.asker, language, refusal(language))
 
     def answer(self, question: Question, kb: KnowledgeBase | None = None) -> Answer:
         """A grounded answer, or an honest "not in the knowledge base".

@@ -188,9 +188,7 @@ class ConversationService:
         kb = self._knowledge_base(held.kb)
         spec = self._queries.model_spec(kb, held.model)  # the rewriter uses the answering model
         standalone = self._rewriter.standalone(held.text, list(held.history), spec)
-        return kb, Question(
-            kb.id, standalone, model=held.model, verification=held.verification
-        )
+        return kb, Question(kb.id, standalone, model=held.model, verification=held.verification)
 
     def _prepare(self, message: UserMessage) -> _Turn:
         text = message.action.payload if message.action else message.text

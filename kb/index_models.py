@@ -70,12 +70,20 @@ class IndexModels:
     """Which model each knowledge base's index uses; new indexes; legacy ones adopted."""
 
     def __init__(
-        self, records: IndexRecords, pool: EmbedderPool, store: VectorStore, default_model: str
+        self,
+        records: IndexRecords,
+        pool: EmbedderPool,
+        store: VectorStore,
+        default_model: str,
+        legacy_model: str | None = None,
     ) -> None:
         self.records = records
         self.pool = pool
         self._store = store
         self.default_model = default_model
+        # The model that filled indexes of releases that recorded none: the configured one
+        # when it was set explicitly, else those releases' default (not today's).
+        self.legacy_model = legacy_model or default_model
 
     def create(self, kb_id: str, model: str | None = None) -> EmbeddingIndex:
         """Record (and make the collection of) a new knowledge base's index."""
@@ -86,9 +94,9 @@ class IndexModels:
 
     def index_of(self, kb_id: str) -> EmbeddingIndex:
         """The knowledge base's index; one made by an older release (none recorded) was
-        filled by the configured model, in the collection named after the knowledge base."""
+        filled by ``legacy_model``, in the collection named after the knowledge base."""
         found = self.records.get(kb_id)
-        return found if found is not None else self.create(kb_id)
+        return found if found is not None else self.create(kb_id, self.legacy_model)
 
     def collection_of(self, kb_id: str) -> str:
         """The name of the knowledge base's active collection (no adoption: cheap)."""

@@ -7,6 +7,10 @@ import os
 # Tests never reach a model hub: a missing model must fail fast, not download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The suite embeds with MiniLM (half the layers of the default multilingual-e5-small, and the
+# model the claim checks were calibrated with); the tests of E5 and of per-KB models name it.
+# Set in the environment so that subprocesses and Settings() built in tests see it too.
+os.environ.setdefault("KB_EMBEDDING__MODEL", "bundled:all-MiniLM-L6-v2")
 import socket
 import subprocess
 import sys

@@ -113,7 +113,6 @@ class ExtractiveModel:
         text = " ".join(f"{candidates[i].text} [{candidates[i].passage_number}]" for i in ordered)
         return Generation(text, self.name)
 
-
     def _scores(self, question: str, candidates: list[_Candidate]) -> list[float]:
         """Each candidate's score as the module docstring says."""
         [asked] = self._embedder.embed([question], kind="query")

