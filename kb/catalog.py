@@ -45,9 +45,11 @@ class Catalog:
         description: str = "",
         default_model: str | None = None,
         embedding_model: str | None = None,
+        verification: str | None = None,
     ) -> KnowledgeBase:
         """A new, empty knowledge base with its own collection, filled by ``embedding_model``
-        (the configured one when None) and, optionally, its own default answering model."""
+        (the configured one when None) and, optionally, its own default answering model and
+        verification policy."""
         name = name.strip()
         if not name:
             raise InvalidInput("A knowledge base needs a non-empty name.")
@@ -57,7 +59,7 @@ class Catalog:
             self._indexes.pool.describe(embedding_model)  # refused before anything is made
         elif embedding_model is not None:
             raise InvalidInput("This server does not record embedding models per knowledge base.")
-        kb = self._registry.create_kb(name, description, default_model)
+        kb = self._registry.create_kb(name, description, default_model, verification)
         if self._indexes is not None:
             self._indexes.create(kb.id, embedding_model)
         return kb

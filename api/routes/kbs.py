@@ -24,7 +24,9 @@ router = APIRouter(prefix="/v1/kbs", tags=["knowledge bases"])
 def create_kb(body: KnowledgeBaseCreate, catalog: CatalogDep) -> KnowledgeBaseOut:
     """Create a knowledge base, its index filled by ``embedding_model`` (400 for a bundled
     name this server does not ship)."""
-    kb = catalog.create_kb(body.name, body.description, body.default_model, body.embedding_model)
+    kb = catalog.create_kb(
+        body.name, body.description, body.default_model, body.embedding_model, body.verification
+    )
     return _out(catalog, kb)
 
 

@@ -44,6 +44,11 @@ class KnowledgeBaseCreate(_Strict):
         "French and other languages; KB_EMBEDDING__MODEL when unset. Changed later by "
         "POST /v1/kbs/{kb_id}/reindex.",
     )
+    verification: Verification | None = Field(
+        None,
+        description="What happens to claims no passage supports in its answers: drop, flag or "
+        "off; the server's setting (KB_ANSWER__VERIFICATION) when unset.",
+    )
 
 
 class KnowledgeBaseUpdate(_Strict):

@@ -82,13 +82,21 @@ class Registry:
     # -- knowledge bases -------------------------------------------------------------------
 
     def create_kb(
-        self, name: str, description: str = "", default_model: str | None = None
+        self,
+        name: str,
+        description: str = "",
+        default_model: str | None = None,
+        verification: str | None = None,
     ) -> KnowledgeBase:
         """Create a knowledge base; names are unique."""
         try:
             with self._session() as session:
                 row = KnowledgeBaseRow(
-                    id=new_id("kb"), name=name, description=description, default_model=default_model
+                    id=new_id("kb"),
+                    name=name,
+                    description=description,
+                    default_model=default_model,
+                    verification=verification,
                 )
                 session.add(row)
                 session.flush()

@@ -159,6 +159,8 @@ def test_the_knowledge_base_policy_applies_unless_the_request_chooses(
     dropped = _ask(client, kb_id, "How many days can I work from home?", verification="drop")
     assert dropped["answer"] == NOT_FOUND_ANSWER
     assert client.patch(f"/v1/kbs/{kb_id}", json={"verification": "loose"}).status_code == 422
+    created = client.post("/v1/kbs", json={"name": "flagged", "verification": "flag"})
+    assert created.status_code == 201 and created.json()["verification"] == "flag"
 
 
 def test_the_stream_ends_with_a_verdict_that_replaces_dropped_text(
