@@ -84,12 +84,19 @@ def finish_answer(
     return _verified(generation, passages, checked, grounding)
 
 
-def refused(generation: Generation, grounding: Grounding) -> Answer:
-    """The honest "not in the knowledge base", in the question's language."""
+def refused(
+    generation: Generation,
+    grounding: Grounding,
+    claims: list[ClaimCheck] | None = None,
+    dropped: int = 0,
+) -> Answer:
+    """The honest "not in the knowledge base", in the question's language, with the claims
+    that were checked when the reply came to this (none were supported, or none answered)."""
     policy = grounding.policy if grounding.verifying else "off"
     return Answer(
-        grounding.refusal, [], generation.model, False, generation.usage, verification=policy
-    )
+        grounding.refusal, [], generation.model, False, generation.usage, claims or [], policy,
+        dropped,
+    )  # fmt: skip
 
 
 def _verified(
@@ -99,10 +106,7 @@ def _verified(
     dropped = len(checked.unsupported) if checked.policy == "drop" else 0
     text, cited = check_markers(checked.text, len(passages))
     if not text.strip() or not checked.verdicts:
-        answer = refused(generation, grounding)
-        return Answer(
-            answer.answer, [], answer.model, False, answer.usage, claims, checked.policy, dropped
-        )
+        return refused(generation, grounding, claims, dropped)
     numbers = cited or list(range(1, len(passages) + 1))
     quotes = _quotes(checked.verdicts)
     citations = [citation(n, passages[n - 1], quotes.get(n)) for n in numbers]
@@ -110,10 +114,7 @@ def _verified(
     grounded = checked.supported or checked.policy == "drop"
     if not _answers_question(checked, [passages[n - 1] for n in numbers], grounding):
         if checked.policy == "drop":
-            answer = refused(generation, grounding)
-            return Answer(
-                answer.answer, [], answer.model, False, answer.usage, claims, "drop", dropped
-            )
+            return refused(generation, grounding, claims, dropped)
         grounded = False
     return Answer(
         text, citations, generation.model, grounded, generation.usage, claims, checked.policy,

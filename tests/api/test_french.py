@@ -3,15 +3,11 @@ honest refusal in the question's language (the prompt asks for it too)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
 from engine.i18n import refusal
 from kb.settings import Settings
-from tests.conftest import make_settings
 from tests.support.fakes.openai import FakeOpenAIServer
 
 REGLEMENT = (
@@ -25,18 +21,9 @@ REGLEMENT = (
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
-    return make_settings(
-        tmp_path / "data",
-        llm__openai_compatible__base_url=provider.base_url,
-        llm__openai_compatible__model="gpt-test",
-    )
+def settings(stand_in_settings: Settings) -> Settings:
+    """Default settings, the openai-compatible model on the provider stand-in."""
+    return stand_in_settings
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
 from kb.settings import Settings
-from tests.conftest import make_settings
 from tests.support.fakes.openai import FakeOpenAIServer
 
 LAMP = (
@@ -24,19 +22,9 @@ HEATER = (
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
-    """Default settings, with the openai-compatible answering model pointed at the fake."""
-    return make_settings(
-        tmp_path / "data",
-        llm__openai_compatible__base_url=provider.base_url,
-        llm__openai_compatible__model="gpt-test",
-    )
+def settings(stand_in_settings: Settings) -> Settings:
+    """Default settings, the openai-compatible model on the provider stand-in."""
+    return stand_in_settings
 
 
 @pytest.fixture

@@ -22,12 +22,6 @@ DOC = (
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def remote_client(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, provider: FakeOpenAIServer
 ) -> Iterator[tuple[TestClient, str]]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator
-from pathlib import Path
+from collections.abc import Generator
 
 import httpx
 import pytest
@@ -16,7 +15,6 @@ from engine.llms.base import Generation, Prompt
 from engine.llms.registry import ModelRegistry
 from kb.errors import ProviderError
 from kb.settings import Settings
-from tests.conftest import make_settings
 from tests.support.fakes.openai import FakeOpenAIServer
 from tests.support.sse_client import Event, read_events
 
@@ -24,19 +22,9 @@ DOC = "# Parking\n\nStaff parking is on level minus two of the garage. Visitors 
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
-    """Default settings, with the openai-compatible model pointed at the fake provider."""
-    return make_settings(
-        tmp_path / "data",
-        llm__openai_compatible__base_url=provider.base_url,
-        llm__openai_compatible__model="gpt-test",
-    )
+def settings(stand_in_settings: Settings) -> Settings:
+    """Default settings, the openai-compatible model on the provider stand-in."""
+    return stand_in_settings
 
 
 @pytest.fixture

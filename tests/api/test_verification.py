@@ -4,8 +4,6 @@ and quotes locate the supporting sentence in the document's text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -14,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from engine.llms.base import NOT_FOUND_ANSWER
 from kb.settings import Settings
-from tests.conftest import make_settings
 from tests.support.fakes.openai import FakeOpenAIServer
 from tests.support.sse_client import read_events
 
@@ -31,19 +28,9 @@ PARKING = "# Parking\n\nStaff parking is on level minus two of the garage, next 
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, provider: FakeOpenAIServer) -> Settings:
-    """Default settings (verification: drop), the openai-compatible model on the stand-in."""
-    return make_settings(
-        tmp_path / "data",
-        llm__openai_compatible__base_url=provider.base_url,
-        llm__openai_compatible__model="gpt-test",
-    )
+def settings(stand_in_settings: Settings) -> Settings:
+    """Default settings, the openai-compatible model on the provider stand-in."""
+    return stand_in_settings
 
 
 @pytest.fixture
