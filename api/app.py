@@ -26,12 +26,16 @@ from api.middleware.ratelimit import RateLimiter, RateLimitHeaders
 from api.middleware.request_context import RequestContext
 from api.middleware.security_headers import SecureFastAPI
 from api.routes import (
+    analytics,
     answers,
     audit,
     chat,
     crawls,
     documents,
+    feedback,
+    handoff,
     health,
+    jobs,
     kbs,
     keys,
     leads,
@@ -39,9 +43,11 @@ from api.routes import (
     oauth,
     openai_compat,
     providers,
+    users,
     webhooks,
     widget,
 )
+from api.routes.console import install_console
 from api.web.quotas import build_quotas, visitor_quota
 
 # The scope each router requires: reads need kb:read and writes kb:write on the knowledge-base
@@ -52,9 +58,14 @@ _GUARDS: list[tuple[Any, list[DependsParam]]] = [
     (kbs, _KB_ACCESS),
     (documents, _KB_ACCESS),
     (crawls, _KB_ACCESS),
+    (jobs, [Depends(require("kb:read"))]),  # the route checks the job's knowledge base
     (answers, []),
     # Visitors' quotas after the key is known (publishable keys only).
     (chat, [Depends(require("chat")), Depends(visitor_quota)]),
+    (feedback, [Depends(require("chat")), Depends(visitor_quota)]),
+    (analytics, [Depends(require("kb:read"))]),  # the kb_id in the path is checked
+    # Restricted keys reach their knowledge bases' users only (api.deps.user_scope).
+    (users, [Depends(require("admin"))]),
     (openai_compat, [Depends(require("chat"))]),
     # A key limited to some knowledge bases must not mint itself an unlimited one.
     (keys, [Depends(require("admin")), Depends(unrestricted)]),
@@ -62,6 +73,7 @@ _GUARDS: list[tuple[Any, list[DependsParam]]] = [
     (providers, [Depends(require("admin")), Depends(unrestricted)]),
     (webhooks, [Depends(require("admin")), Depends(unrestricted)]),
     (leads, []),  # guards each route: recording a lead chats, listing leads reads
+    (handoff, []),  # guards each route: visitors chat, people need agent, settings admin
     (audit, [Depends(require("admin")), Depends(unrestricted)]),
     (metrics, [Depends(metrics.metrics_access)]),
     (widget, []),  # guards each route: the script is public, settings need admin
@@ -88,9 +100,17 @@ def create_app(container: Container) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        container.crawls.recover()
-        container.reconciler.at_start()  # what a killed process left in the indexes, logged
+        if not container.background.jobs.distributed:
+            # Distributed, workers write while a replica starts: the lease sweeper, not the
+            # replica, takes over their jobs, and `kb doctor` reconciles the indexes.
+            container.crawls.recover()
+            container.reconciler.at_start()  # what a killed process left in the indexes, logged
+            container.background.scheduler.start()  # the lease sweeper (kb.jobs.schedule)
         container.webhook_dispatcher.start()  # sends deliveries a previous process left open
+        # Deletes conversations past KB_PRIVACY__RETENTION_DAYS (distributed: the workers'
+        # schedule runs it, once per period across them).
+        if not container.background.jobs.distributed:
+            container.data.retention.start()
         # The model and the splitter load in the background, not on the first request.
         threading.Thread(target=_warm_up, args=(container,), name="warm-up", daemon=True).start()
         yield
@@ -149,4 +169,6 @@ def create_app(container: Container) -> FastAPI:
     for module, guards in _GUARDS:
         app.include_router(module.router, dependencies=guards)
     app.include_router(oauth.token_router)  # open: the client authenticates itself
+    if container.settings.console.enabled:
+        install_console(app)  # outside the /v1 schema: signed in by session (api.console)
     return app

@@ -22,7 +22,8 @@ from api.deps import CallerDep, caller, get_container
 from api.middleware.ratelimit import STATE_KEY, RateLimiter
 from kb.access.models import ApiKey, Scope
 from kb.db.conversations import not_found
-from kb.errors import Forbidden, NotFound, Unauthorized
+from kb.db.feedback import not_found as message_not_found
+from kb.errors import ConversationNotFound, Forbidden, NotFound, Unauthorized
 
 _NO_KEY = "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
 _BAD_KEY = "The API key or access token is unknown, revoked or expired."
@@ -179,6 +180,18 @@ def check_conversation(request: Request, key: ApiKey | None, conversation_id: st
     presented = request.headers.get(VISITOR_TOKEN_HEADER)
     if key.kind == "publishable" and not conversation.admits_visitor(presented):
         raise not_found(conversation_id)
+
+
+def message_in_path(request: Request) -> None:
+    """``check_conversation`` on the conversation of the ``message_id`` path parameter; a
+    message the caller may not reach answers 404 exactly as a missing one does."""
+    message_id = request.path_params["message_id"]
+    feedback = get_container(request).data.feedback
+    conversation_id = feedback.conversation_of(message_id)  # MessageNotFound when missing
+    try:
+        check_conversation(request, caller(request), conversation_id)
+    except ConversationNotFound:
+        raise message_not_found(message_id) from None
 
 
 def conversation_in_body(field: str) -> Callable[[Request], Awaitable[None]]:

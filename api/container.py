@@ -5,10 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.conversation_data import ConversationData, build_conversation_data
+from api.distributed import (
+    BackgroundWork,
+    build_background,
+    build_jobs,
+    delivery_claims,
+    events_to_outbox,
+    shared_locks,
+)
 from api.webhooks.delivery import WebhookDispatcher
 from api.webhooks.service import WebhookService
 from engine.answer import QueryService
 from engine.conversation import ConversationService
+from engine.handoff.service import HandoffService
 from engine.leads import LeadService
 from engine.llms.registry import CREDENTIAL_PROVIDERS, ModelRegistry
 from engine.retrieval.rerank import CrossEncoderReranker
@@ -29,11 +39,14 @@ from kb.access.grants import Grants
 from kb.access.keys import KeyRepository
 from kb.access.oauth import OAuthClientRepository, OAuthService, signing_keys
 from kb.access.secrets import SecretBox
+from kb.access.sessions import SessionStore
 from kb.catalog import Catalog
 from kb.db.audit import AuditLog
 from kb.db.bounds import StorageLimits
+from kb.db.conversation_list import ConversationList
 from kb.db.conversations import ConversationRepository
 from kb.db.crawls import CrawlRepository
+from kb.db.handoff import HandoffRepository
 from kb.db.indexes import IndexRecords
 from kb.db.leads import LeadRepository
 from kb.db.profiles import ProfileRepository
@@ -42,6 +55,7 @@ from kb.db.widgets import WidgetRepository
 from kb.embeddings.base import Embedder, TokenizingEmbedder
 from kb.embeddings.catalog import MINILM, EmbedderOptions
 from kb.index.lexical import LexicalIndex, SqliteLexicalIndex
+from kb.index.lexical_pg import PostgresLexicalIndex
 from kb.index.vectors import ChromaStore, VectorStore
 from kb.index_models import EmbedderPool, IndexModels
 from kb.reconcile import Reconciler
@@ -83,6 +97,8 @@ class Container:
     webhooks: WebhookService
     webhook_dispatcher: WebhookDispatcher
     leads: LeadService
+    # Conversations handed to people and back, and each knowledge base's handoff policy.
+    handoff: HandoffService
     # Provider keys set over the API (encrypted by ``secrets``); they win over the environment's.
     credentials: CredentialRepository
     # Removes what an interrupted ingestion or deletion left in the indexes (start, `kb doctor`).
@@ -93,6 +109,15 @@ class Container:
     indexes: IndexModels
     # Re-indexing a knowledge base with another embedding model.
     reindex: ReindexService
+    # Signed-in browsers of the web console (kb.access.sessions).
+    sessions: SessionStore
+    # Pages of conversations, filtered, for people reading them (the console).
+    conversation_list: ConversationList
+    # Feedback, analytics, exports, users' data rights and retention over stored conversations.
+    data: ConversationData
+    # Background jobs (threads here, or `kb worker` processes), the event outbox and the
+    # schedule of periodic work (api.distributed).
+    background: BackgroundWork
 
     def check_ready(self) -> str:
         """Raise unless the registry answers and the embedding model is loaded (loading it if
@@ -104,6 +129,8 @@ class Container:
     def close(self) -> None:
         """Release what the services hold."""
         self.crawls.shutdown()  # crawls write through the registry: stop them first
+        self.background.close()  # the schedule, then jobs under way
+        self.data.retention.stop()
         self.reindex.close()  # running jobs drop their new collections; old indexes stay
         self.ingestion.close()  # after the crawls, which ingest through it
         self.webhook_dispatcher.stop()  # after the crawls, whose last events are stored
@@ -129,6 +156,7 @@ class _Answering:
     queries: QueryService
     conversations: ConversationService
     leads: LeadService
+    handoff: HandoffService
 
 
 @dataclass(frozen=True)
@@ -184,6 +212,17 @@ def build_container(
         indexes=indexes,
     )
     webhooks, dispatcher = _webhooks(settings, storage.registry, events, secrets)
+    jobs = build_jobs(settings, storage.registry)
+    crawls = CrawlService(_crawls(settings, storage.registry, ingestion, events), jobs)
+    outbox = events_to_outbox(settings, storage.registry, events, dispatcher)
+    reindex = ReindexService(
+        storage.registry,
+        indexes,
+        storage.store,
+        ingestion.lock,
+        nice=settings.ingest.background_nice,
+        jobs=jobs,
+    )
     access = _access(settings, storage.registry, catalog)
     return Container(
         settings=settings,
@@ -196,7 +235,7 @@ def build_container(
         retriever=retriever,
         models=models,
         queries=answering.queries,
-        crawls=_crawls(settings, storage.registry, ingestion, events),
+        crawls=crawls,
         conversations=answering.conversations,
         keys=access.keys,
         audit=AuditLog(storage.registry.engine),
@@ -207,35 +246,55 @@ def build_container(
         webhooks=webhooks,
         webhook_dispatcher=dispatcher,
         leads=answering.leads,
+        handoff=answering.handoff,
         credentials=credentials,
         reconciler=Reconciler(
             storage.registry, {"vectors": storage.store, "lexical": storage.lexical}, ingestion.lock
         ),
         widgets=WidgetRepository(storage.registry.engine),
         indexes=indexes,
-        reindex=ReindexService(
+        reindex=reindex,
+        background=build_background(
+            settings,
             storage.registry,
-            indexes,
-            storage.store,
-            ingestion.lock,
-            nice=settings.ingest.background_nice,
+            jobs,
+            outbox,
+            dispatcher,
+            crawls=crawls,
+            reindex=reindex,
+            ingestion=ingestion,
         ),
+        sessions=SessionStore(
+            storage.registry.engine,
+            idle=timedelta(seconds=settings.console.session_idle_s),
+            lifetime=timedelta(seconds=settings.console.session_max_s),
+        ),
+        conversation_list=ConversationList(storage.registry.engine),
+        data=build_conversation_data(settings, storage.registry, events, indexes),
     )
 
 
 def _storage(settings: Settings) -> _Storage:
-    registry = Registry(settings.database_url)
+    registry = Registry.from_settings(settings)
     records = IndexRecords(registry.engine)
-    lexical = SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
+    lexical: LexicalIndex = (
+        # The registry's PostgreSQL holds the lexical index too: every replica searches it.
+        PostgresLexicalIndex(registry.engine)
+        if registry.engine.dialect.name == "postgresql"
+        else SqliteLexicalIndex(settings.storage.data_dir / "lexical.sqlite3")
+    )
 
     def active_collection(kb_id: str) -> str:
         found = records.get(kb_id)
         return found.collection if found is not None else kb_id
 
+    token = settings.store.chroma_auth_token
     store = ChromaStore(
         path=settings.storage.data_dir / "chroma",
         host=settings.store.chroma_host,
         port=settings.store.chroma_port,
+        ssl=settings.store.chroma_ssl,
+        auth_token=token.get_secret_value() if token else None,
         texts=lexical,  # chunk texts live in the lexical index only
         resolve=active_collection,
     )
@@ -284,6 +343,7 @@ def _ingestion(
         background=Background(settings.ingest.background_nice, name="ingest"),
         indexes=indexes,
         chunker_for=lambda model: _chunker(settings, model),
+        locks=shared_locks(settings, storage.registry),
     )
 
 
@@ -358,32 +418,33 @@ def _answering(
         leads_per_conversation=settings.chat.max_leads_per_conversation,
         bytes_per_conversation=settings.chat.max_conversation_bytes,
     )
-    history = ConversationRepository(registry.engine, limits)
+    history = ConversationRepository(registry.engine, limits, mask_pii=settings.privacy.mask_pii)
+    profiles = ProfileRepository(registry.engine)
+    handoff = HandoffService(HandoffRepository(registry.engine), history, profiles, events)
     conversations = ConversationService(
         history,
-        ProfileRepository(registry.engine),
+        profiles,
         registry,
         queries,
         QuestionRewriter(models, use_llm=settings.chat.llm_rewrite),
         history_messages=settings.chat.history_messages,
         events=events,
+        handoff=handoff,
     )
     leads = LeadService(LeadRepository(registry.engine, events, limits), history, registry)
-    return _Answering(queries, conversations, leads)
+    return _Answering(queries, conversations, leads, handoff)
 
 
 def _crawls(
     settings: Settings, registry: Registry, ingestion: IngestionService, events: EventBus
-) -> CrawlService:
-    return CrawlService(
-        CrawlDeps(
-            ingestion,
-            registry,
-            CrawlRepository(registry.engine),
-            settings.crawl,
-            settings.ingest.max_upload_bytes,
-            events=events,
-        )
+) -> CrawlDeps:
+    return CrawlDeps(
+        ingestion,
+        registry,
+        CrawlRepository(registry.engine),
+        settings.crawl,
+        settings.ingest.max_upload_bytes,
+        events=events,
     )
 
 
@@ -398,8 +459,10 @@ def _webhooks(
     settings: Settings, registry: Registry, events: EventBus, box: SecretBox
 ) -> tuple[WebhookService, WebhookDispatcher]:
     repository = WebhookRepository(registry.engine, box)
-    dispatcher = WebhookDispatcher(repository, settings.webhook)
-    events.subscribe(dispatcher.on_event)  # deliveries are stored even before the worker runs
+    # Embedded, each event's deliveries are stored at once (api.distributed.events_to_outbox).
+    dispatcher = WebhookDispatcher(
+        repository, settings.webhook, claim=delivery_claims(settings, registry)
+    )
     return WebhookService(repository, dispatcher, settings.webhook), dispatcher
 
 

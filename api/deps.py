@@ -10,11 +10,16 @@ from fastapi import Depends, Path, Query, Request
 
 from api.container import Container
 from api.webhooks.service import WebhookService
+from engine.analytics import AnalyticsService
 from engine.answer import QueryService
 from engine.conversation import ConversationService
+from engine.exports import ConversationExporter
+from engine.handoff.service import HandoffService
 from engine.leads import LeadService
 from engine.retrieval.retriever import Retriever
+from engine.user_data import UserDataService
 from ingest.crawl import CrawlService
+from ingest.pipeline.queued import QueuedUploads
 from ingest.pipeline.service import IngestionService
 from kb.access.grants import Grants
 from kb.access.keys import KeyRepository
@@ -22,8 +27,10 @@ from kb.access.models import ApiKey
 from kb.access.oauth import OAuthService
 from kb.catalog import Catalog
 from kb.db.audit import AuditLog
+from kb.db.feedback import FeedbackRepository
 from kb.db.widgets import WidgetRepository
 from kb.errors import Forbidden, KnowledgeBaseNotFound, ValidationFailed
+from kb.jobs import Jobs
 from kb.settings import Settings
 from kb.webhooks.models import DeliveryStatus
 
@@ -79,6 +86,26 @@ def profile_kb(
     return found.id
 
 
+def user_scope(
+    request: Request,
+    reachable: Annotated[frozenset[str] | None, Depends(reachable_kbs)],
+    kb_id: Annotated[
+        str | None,
+        Query(max_length=200, description="Only this knowledge base (id or name); default: all."),
+    ] = None,
+) -> frozenset[str] | None:
+    """The knowledge bases a user's data is exported or erased in: ``kb_id``'s, else those the
+    caller reaches (None: all)."""
+    if kb_id is None:
+        return reachable
+    found = get_container(request).catalog.resolve_kb(kb_id)
+    if reachable is not None and (found is None or found.id not in reachable):
+        raise Forbidden("This API key may not reach that knowledge base.")
+    if found is None:
+        raise KnowledgeBaseNotFound(f"No knowledge base with id or name {kb_id!r}.")
+    return frozenset({found.id})
+
+
 def _catalog(request: Request) -> Catalog:
     return get_container(request).catalog
 
@@ -103,8 +130,36 @@ def _leads(request: Request) -> LeadService:
     return get_container(request).leads
 
 
+def _handoff(request: Request) -> HandoffService:
+    return get_container(request).handoff
+
+
+def _feedback(request: Request) -> FeedbackRepository:
+    return get_container(request).data.feedback
+
+
+def _analytics(request: Request) -> AnalyticsService:
+    return get_container(request).data.analytics
+
+
+def _user_data(request: Request) -> UserDataService:
+    return get_container(request).data.user_data
+
+
+def _exporter(request: Request) -> ConversationExporter:
+    return get_container(request).data.exporter
+
+
 def _crawls(request: Request) -> CrawlService:
     return get_container(request).crawls
+
+
+def _jobs(request: Request) -> Jobs:
+    return get_container(request).background.jobs
+
+
+def _uploads(request: Request) -> QueuedUploads:
+    return get_container(request).background.uploads
 
 
 def _keys(request: Request) -> KeyRepository:
@@ -141,8 +196,16 @@ IngestionDep = Annotated[IngestionService, Depends(_ingestion)]
 RetrieverDep = Annotated[Retriever, Depends(_retriever)]
 QueriesDep = Annotated[QueryService, Depends(_queries)]
 ConversationsDep = Annotated[ConversationService, Depends(_conversations)]
+FeedbackDep = Annotated[FeedbackRepository, Depends(_feedback)]
+AnalyticsDep = Annotated[AnalyticsService, Depends(_analytics)]
+UserDataDep = Annotated[UserDataService, Depends(_user_data)]
+ExporterDep = Annotated[ConversationExporter, Depends(_exporter)]
+UserScopeDep = Annotated[frozenset[str] | None, Depends(user_scope)]
 LeadsDep = Annotated[LeadService, Depends(_leads)]
+HandoffDep = Annotated[HandoffService, Depends(_handoff)]
 CrawlsDep = Annotated[CrawlService, Depends(_crawls)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]
+UploadsDep = Annotated[QueuedUploads, Depends(_uploads)]
 KeysDep = Annotated[KeyRepository, Depends(_keys)]
 GrantsDep = Annotated[Grants, Depends(_grants)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]

@@ -8,11 +8,14 @@ said, so no stored profile is told to the model in it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from engine.answer import QueryService
+from engine.handoff.service import HandoffNotice, HandoffService
+from engine.i18n import question_language
 from engine.prompts import Asker
 from engine.question import Question
 from engine.rewrite import QuestionRewriter, Turn
@@ -26,9 +29,10 @@ from kb.db.conversations import (
     new_visitor_token,
     not_found,
 )
+from kb.db.handoff import HELD
 from kb.db.profiles import ProfileRepository, UserProfile
 from kb.db.registry import Registry
-from kb.errors import InvalidInput, KnowledgeBaseNotFound
+from kb.errors import Conflict, InvalidInput, KnowledgeBaseNotFound
 from kb.models import Answer, KnowledgeBase
 from kb.runtime.events import EventBus, EventName
 
@@ -37,7 +41,8 @@ from kb.runtime.events import EventBus, EventName
 class Action:
     """A button or quick reply the user pressed: the bot answers its payload."""
 
-    type: Literal["button", "quick_reply"]
+    # "handoff": the visitor's "talk to a person" button (engine.handoff).
+    type: Literal["button", "quick_reply", "handoff"]
     payload: str
     title: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +86,8 @@ class BotReply:
     answer: Answer
     # Only when the message started a visitor's conversation: the one time it is shown.
     visitor_token: str | None = None
+    # When the conversation went to (or is held for) a person: what the visitor is told.
+    handoff: HandoffNotice | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class _Turn:
     text: str
     question: Question  # the standalone question, history resolved
     visitor_token: str | None = None
+    started: float = 0.0  # time.perf_counter() when the message was received
 
 
 class ConversationService:
@@ -104,8 +112,10 @@ class ConversationService:
         rewriter: QuestionRewriter,
         history_messages: int = 6,
         events: EventBus | None = None,
+        handoff: HandoffService | None = None,
     ) -> None:
         self._repo = repository
+        self._handoff = handoff
         self._profiles = profiles
         self._events = events  # told about new conversations and messages
         self._registry = registry
@@ -115,18 +125,25 @@ class ConversationService:
 
     def send(self, message: UserMessage) -> BotReply:
         """Answer a message, storing it and the reply."""
+        handed = self._handoff_turn(message)
+        if handed is not None:
+            return handed
         turn = self._prepare(message)
         answer = self._queries.answer(turn.question, turn.kb)
         user = self._store_user(turn, message)
-        bot = self._store_bot(turn.conversation, answer)
+        bot = self._store_bot(turn.conversation, answer, turn.started)
+        notice = self._after_answer(turn)
         conversation = self._repo.get(turn.conversation.id)
-        return BotReply(conversation, user, bot, answer, turn.visitor_token)
+        return BotReply(conversation, user, bot, answer, turn.visitor_token, notice)
 
     def stream(self, message: UserMessage) -> Generator[StreamEvent, None, None]:
         """Answer a message as stream events; the reply is stored when it is complete.
 
         Unknown knowledge bases, conversations and models raise here, before any event.
         """
+        handed = self._handoff_turn(message)
+        if handed is not None:
+            return _handed_stream(handed)
         turn = self._prepare(message)
         events = self._queries.stream(turn.question, turn.kb)
         user = self._store_user(turn, message)
@@ -191,6 +208,7 @@ class ConversationService:
         return kb, Question(kb.id, standalone, model=held.model, verification=held.verification)
 
     def _prepare(self, message: UserMessage) -> _Turn:
+        started = time.perf_counter()
         text = message.action.payload if message.action else message.text
         if not text or not text.strip():
             raise InvalidInput("A message needs 'text' or an 'action' with a payload.")
@@ -214,7 +232,7 @@ class ConversationService:
             asker=self._asker(conversation),
             verification=message.verification,
         )
-        return _Turn(conversation, kb, text, question, token)
+        return _Turn(conversation, kb, text, question, token, started)
 
     def _conversation(self, kb_id: str, message: UserMessage) -> tuple[Conversation, str | None]:
         """The message's conversation, and its visitor token when it was started now."""
@@ -243,7 +261,11 @@ class ConversationService:
         self._message_created(turn.conversation, stored)
         return stored
 
-    def _store_bot(self, conversation: Conversation, answer: Answer) -> Message:
+    def _store_bot(
+        self, conversation: Conversation, answer: Answer, started: float | None = None
+    ) -> Message:
+        # The answer's latency as the visitor saw it: from the message received to the answer.
+        latency = round((time.perf_counter() - started) * 1000) if started else None
         stored = self._repo.add_message(
             conversation.id,
             "bot",
@@ -251,6 +273,7 @@ class ConversationService:
             citations=[asdict(c) for c in answer.citations],
             grounded=answer.grounded,
             model=answer.model,
+            latency_ms=latency,
         )
         self._message_created(conversation, stored)
         return stored
@@ -272,6 +295,49 @@ class ConversationService:
         if self._events is not None:
             self._events.publish(type_, data)
 
+    def _handoff_turn(self, message: UserMessage) -> BotReply | None:
+        """A message a person, not the bot, is to answer (engine.handoff): the conversation is
+        held by one, or the message asks for one. Stored, and answered with a notice; no model
+        is called. None for the bot to answer."""
+        text = message.action.payload if message.action else message.text
+        if self._handoff is None or not text or not text.strip():
+            return None
+        kb = self._knowledge_base(message.kb_id)
+        conversation: Conversation | None = None
+        if message.conversation_id is not None:
+            conversation, _ = self._conversation(kb.id, message)
+            if conversation.state == "closed":
+                raise Conflict("This conversation is closed; start a new conversation.")
+        action = message.action.type if message.action else None
+        held = conversation is not None and conversation.state in HELD
+        reason = None if held else self._handoff.requested_by(kb.id, text, action)
+        if not held and reason is None:
+            return None
+        token = None
+        if conversation is None:
+            conversation, token = self._conversation(kb.id, message)
+        self._repo.check_room_for_turn(conversation.id)
+        user = self._repo.add_message(
+            conversation.id, "user", text, action=asdict(message.action) if message.action else None
+        )
+        self._message_created(conversation, user)
+        language = question_language(text)
+        if reason is None:  # held: told again that a person answers; nothing else is stored
+            notice = self._handoff.held_notice(conversation, language)
+            bot = Message("", conversation.id, "bot", notice.text, user.created_at, model="handoff")
+        else:
+            conversation, notice, stored = self._handoff.request(conversation.id, reason, language)
+            bot = stored or Message("", conversation.id, "bot", notice.text, user.created_at)
+        answer = Answer(notice.text, [], "handoff", False)
+        return BotReply(self._repo.get(conversation.id), user, bot, answer, token, notice)
+
+    def _after_answer(self, turn: _Turn) -> HandoffNotice | None:
+        """The policy's handoff after too many answers in a row the knowledge base lacked."""
+        if self._handoff is None:
+            return None
+        conversation = self._repo.get(turn.conversation.id)
+        return self._handoff.after_answer(conversation, question_language(turn.text))
+
     def _relay(
         self,
         turn: _Turn,
@@ -281,7 +347,7 @@ class ConversationService:
         try:
             for event in events:
                 if isinstance(event, Finished):
-                    bot = self._store_bot(turn.conversation, event.answer)
+                    bot = self._store_bot(turn.conversation, event.answer, turn.started)
                     ids = {
                         "conversation_id": turn.conversation.id,
                         "user_message_id": user.id,
@@ -289,7 +355,24 @@ class ConversationService:
                     }
                     if turn.visitor_token:
                         ids["visitor_token"] = turn.visitor_token
+                    notice = self._after_answer(turn)
+                    if notice is not None:
+                        ids |= notice.as_ids()
                     event = Finished(event.answer, ids, event.streamed)
                 yield event
         finally:
             events.close()  # closing the relay (client gone) stops the model
+
+
+def _handed_stream(reply: BotReply) -> Generator[StreamEvent, None, None]:
+    """A handed-over turn as a stream: its notice in one ``done``."""
+    ids = {
+        "conversation_id": reply.conversation.id,
+        "user_message_id": reply.user_message.id,
+        "message_id": reply.bot_message.id,
+    }
+    if reply.visitor_token:
+        ids["visitor_token"] = reply.visitor_token
+    if reply.handoff is not None:
+        ids |= reply.handoff.as_ids()
+    yield Finished(reply.answer, ids)

@@ -15,10 +15,12 @@ status and the stable machine ``code`` that the API renders in its one JSON erro
     │   ├── DocumentNotFound (404, document_not_found)
     │   ├── CrawlNotFound (404, crawl_not_found)
     │   ├── ConversationNotFound (404, conversation_not_found)
+    │   ├── MessageNotFound (404, message_not_found)
     │   ├── ApiKeyNotFound (404, api_key_not_found)
     │   ├── OAuthClientNotFound (404, oauth_client_not_found)
     │   ├── ProviderNotFound (404, provider_not_found)
     │   ├── ReindexJobNotFound (404, reindex_job_not_found)
+    │   ├── JobNotFound (404, job_not_found)
     │   ├── WebhookNotFound (404, webhook_not_found)
     │   ├── DeliveryNotFound (404, delivery_not_found)
     │   └── RouteNotFound (404, route_not_found)
@@ -151,6 +153,12 @@ class ConversationNotFound(NotFound):
     code, title = "conversation_not_found", "Conversation not found"
 
 
+class MessageNotFound(NotFound):
+    """No message has this id (in a conversation the caller may reach)."""
+
+    code, title = "message_not_found", "Message not found"
+
+
 class ApiKeyNotFound(NotFound):
     """No API key has this prefix."""
 
@@ -180,6 +188,12 @@ class ReindexJobNotFound(NotFound):
 
     code = "reindex_job_not_found"
     title = "Re-index job not found"
+
+
+class JobNotFound(NotFound):
+    """No background job has this id (or the caller may not reach its knowledge base)."""
+
+    code, title = "job_not_found", "Job not found"
 
 
 class OAuthClientNotFound(NotFound):

@@ -32,7 +32,7 @@ def _repository() -> Iterator[tuple[Registry, KeyRepository]]:
     # Only the registry database: managing keys must not load the embedding model.
     settings = Settings()
     keep_private(settings.storage.data_dir)  # owner-only, and all it will hold
-    registry = Registry(settings.database_url)
+    registry = Registry.from_settings(settings)
     try:
         grace = timedelta(seconds=settings.security.key_grace_period_s)
         yield registry, KeyRepository(registry.engine, grace)

@@ -17,11 +17,14 @@ from api.cli.doctor import doctor_command
 from api.cli.eval import eval_command
 from api.cli.eval_answers import eval_answers_command
 from api.cli.keys import keys_app, oauth_app
+from api.cli.migrate import migrate_command
 from api.cli.reindex import reindex_command
+from api.cli.worker import worker_command
 from api.container import Container, build_container
 from engine.question import Question
 from ingest.pipeline.service import IngestResult
 from ingest.sources import RawSource, iter_files
+from kb.db.migrate import SchemaBehind
 from kb.errors import KBError
 from kb.models import KnowledgeBase
 from kb.settings import Settings
@@ -36,8 +39,12 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _container() -> Container:
-    return build_container()
+def _container(settings: Settings | None = None) -> Container:
+    try:
+        return build_container(settings)
+    except SchemaBehind as exc:  # a server database not yet migrated: say what to run
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _kb(container: Container, ref: str, create: bool = False) -> KnowledgeBase:
@@ -65,7 +72,7 @@ def serve(
 
     settings = Settings()
     configure_logging(settings.log)  # JSON lines on stderr unless KB_LOG__FORMAT=text
-    container = build_container(settings)
+    container = _container(settings)
     uvicorn.run(
         create_app(container),
         host=host or container.settings.api.host,
@@ -204,6 +211,8 @@ app.command("eval-answers")(eval_answers_command)
 app.command("crawl")(crawl_command)
 app.command("doctor")(doctor_command)
 app.command("reindex")(reindex_command)
+app.command("worker")(worker_command)
+app.command("migrate")(migrate_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(oauth_app, name="oauth-clients")
 

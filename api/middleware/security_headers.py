@@ -9,6 +9,8 @@ browser sniffs such a body into HTML, runs it, frames it, or keeps a copy:
 - ``Content-Security-Policy: default-src 'none'; frame-ancestors 'none'`` on every response
   but the interactive docs pages (``/docs``, ``/redoc``), which send their own: scripts and
   styles from this origin only (``api.docs``), never framed either;
+- the web console (``/console``, ``api.console``) sends its own policy as well, and
+  ``Referrer-Policy: same-origin`` instead, so its forms carry the Origin its CSRF check reads;
 - ``Cache-Control: no-store`` unless the route chose its own (answers, keys and errors are
   private to the caller).
 
@@ -30,6 +32,9 @@ _ALWAYS = {
 }
 # Pages whose own Content-Security-Policy (set by their route) is kept; any other is replaced.
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# The web console's pages set their own policy too (``api.console.pages``: scripts, styles and
+# requests from this origin only, never framed).
+OWN_POLICY_PREFIX = "/console"
 
 
 class SecurityHeaders:
@@ -42,13 +47,19 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"] in DOCS_PATHS
+        path = scope["path"]
+        console = path == OWN_POLICY_PREFIX or path.startswith(OWN_POLICY_PREFIX + "/")
+        docs = path in DOCS_PATHS or console
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in _ALWAYS.items():
                     headers[name] = value
+                if console:
+                    # Browsers send "Origin: null" with the forms of a no-referrer page; the
+                    # console's CSRF check compares the Origin of its own forms.
+                    headers["Referrer-Policy"] = "same-origin"
                 if docs:
                     headers.setdefault("Content-Security-Policy", STRICT_CSP)
                 else:

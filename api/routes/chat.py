@@ -9,6 +9,7 @@ from api.auth import conversation_in_body, kb_in_body, own_model_choice
 from api.deps import (
     CallerDep,
     ConversationsDep,
+    FeedbackDep,
     HistoryLimitDep,
     OffsetDep,
     ProfileKbDep,
@@ -75,12 +76,16 @@ def get_conversation(conversation_id: str, conversations: ConversationsDep) -> C
 def history(
     conversation_id: str,
     conversations: ConversationsDep,
+    feedback: FeedbackDep,
     offset: OffsetDep = 0,
     limit: HistoryLimitDep = 50,
 ) -> Page[MessageOut]:
-    """The conversation's messages, oldest first, a page at a time."""
+    """The conversation's messages, oldest first, a page at a time; bot messages with the
+    feedback left on them."""
     messages, total = conversations.history(conversation_id, limit, offset)
-    return Page(items=[MessageOut.of(m) for m in messages], total=total, limit=limit, offset=offset)
+    rated = feedback.of_messages(m.id for m in messages if m.role == "bot")
+    items = [MessageOut.of(m, rated.get(m.id)) for m in messages]
+    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post(

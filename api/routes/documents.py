@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import CatalogDep, IngestionDep, LimitDep, OffsetDep, SettingsDep
+from api.deps import CatalogDep, IngestionDep, LimitDep, OffsetDep, SettingsDep, UploadsDep
 from api.schemas.common import ChunkOut, DocumentOut, IngestOut, Page, TextDocumentIn
+from api.schemas.jobs import JobOut
 from api.uploads import read_upload
 
 router = APIRouter(prefix="/v1/kbs/{kb_id}/documents", tags=["documents"])
@@ -40,10 +42,22 @@ _UPLOAD_BODY = {
     response_model=IngestOut,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_BODY,
-    responses={200: {"model": IngestOut, "description": "Updated or unchanged"}},
+    responses={
+        200: {"model": IngestOut, "description": "Updated or unchanged"},
+        202: {"model": JobOut, "description": "Queued (wait=false): follow GET /v1/jobs/{id}"},
+    },
 )
 async def upload_document(
-    kb_id: str, request: Request, ingestion: IngestionDep, settings: SettingsDep
+    kb_id: str,
+    request: Request,
+    ingestion: IngestionDep,
+    settings: SettingsDep,
+    uploads: UploadsDep,
+    wait: bool = Query(
+        True,
+        description="false: answer 202 with a job at once and ingest in the background (a "
+        "worker, with a broker); the job's counts then name the document and its outcome.",
+    ),
 ) -> JSONResponse:
     """Add a document: a multipart ``file`` (PDF, HTML, Markdown, text, DOCX) or JSON text.
 
@@ -51,6 +65,10 @@ async def upload_document(
     content for a source replaces its old version.
     """
     raw = await read_upload(request, settings.ingest.max_upload_bytes)
+    if not wait:
+        job = await run_in_threadpool(uploads.submit, kb_id, raw)  # a blob insert: off the loop
+        queued = JobOut.of(job).model_dump(mode="json")
+        return JSONResponse(queued, status_code=status.HTTP_202_ACCEPTED)
     # On ingestion's low-priority threads (kb.runtime.priority); shielded, so an upload that arrived
     # completes even if the client stops waiting for the answer.
     result = await asyncio.shield(asyncio.wrap_future(ingestion.submit(kb_id, raw)))

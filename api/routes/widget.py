@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import check_kb, limit_address, require
-from api.deps import CatalogDep, SettingsDep, WidgetsDep
+from api.deps import CatalogDep, HandoffDep, SettingsDep, WidgetsDep
 from api.middleware.ratelimit import STATE_KEY, RateLimiter
 from api.schemas.widget import WidgetConfigOut, WidgetSettingsIn, WidgetSettingsOut
 from api.web.asset import widget_asset
@@ -109,6 +109,7 @@ def widget_config(
     response: Response,
     catalog: CatalogDep,
     widgets: WidgetsDep,
+    handoff: HandoffDep,
     key: Annotated[
         str | None,
         Query(max_length=200, description="The publishable key (or send it as a header)."),
@@ -137,6 +138,8 @@ def widget_config(
             exc.response_headers["Access-Control-Allow-Origin"] = origin
         raise
     response.headers["Cache-Control"] = "no-cache"
+    # The "talk to a person" button shows when the knowledge base hands conversations over.
+    stored["handoff"] = handoff.policy(found.id).enabled
     return WidgetConfigOut.of(found.id, found.name, stored)
 
 

@@ -8,9 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import CitationOut, ClaimOut, UsageOut, Verification
+from api.schemas.feedback import FeedbackOut
 from api.schemas.free_form import FreeFormObject
 from engine.conversation import Action, BotReply, UserMessage
+from engine.handoff.service import HandoffNotice
 from kb.db.conversations import Conversation, ConversationEvent, Message
+from kb.db.feedback import Feedback
 from kb.db.profiles import UserProfile
 from kb.errors import InvalidInput
 from kb.models import Usage
@@ -32,9 +35,10 @@ class _Strict(BaseModel):
 
 
 class ActionIn(_Strict):
-    """A button or quick reply pressed; the bot answers its ``payload``."""
+    """A button or quick reply pressed; the bot answers its ``payload``. ``handoff`` is the
+    "talk to a person" button: the conversation goes to a person (docs/handoff.md)."""
 
-    type: Literal["button", "quick_reply"]
+    type: Literal["button", "quick_reply", "handoff"]
     payload: str = Field(min_length=1, max_length=4000)
     title: str | None = Field(None, max_length=200, description="The label the user saw.")
     variables: FreeFormObject = Field(
@@ -87,9 +91,9 @@ class SendIn(_Strict):
 class MessageOut(BaseModel):
     """One stored message; bot messages carry citations, grounding and the model used."""
 
-    id: str
+    id: str = Field(description="Empty for a notice that was not stored (handoff).")
     conversation_id: str
-    role: Literal["user", "bot"]
+    role: Literal["user", "bot", "agent"] = Field(description="agent: a person's reply.")
     text: str
     created_at: datetime
     action: dict[str, Any] | None
@@ -99,10 +103,18 @@ class MessageOut(BaseModel):
     citations: list[CitationOut]
     grounded: bool | None
     model: str | None
+    agent_name: str | None = Field(None, description="For agent messages: who replied.")
+    seq: int = Field(0, description="Its place in the database: the cursor of .../events.")
+    latency_ms: int | None = Field(
+        None, description="For bot messages: milliseconds from the question to the answer."
+    )
+    feedback: FeedbackOut | None = Field(
+        None, description="For bot messages: the visitor's thumbs up or down, if any."
+    )
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
-        """From the domain model."""
+    def of(cls, message: Message, feedback: Feedback | None = None) -> MessageOut:
+        """From the domain model, with the feedback left on it."""
         return cls(
             id=message.id,
             conversation_id=message.conversation_id,
@@ -116,7 +128,14 @@ class MessageOut(BaseModel):
             citations=[CitationOut.model_validate(c) for c in message.citations],
             grounded=message.grounded,
             model=message.model,
+            agent_name=message.agent_name,
+            seq=message.seq,
+            latency_ms=message.latency_ms,
+            feedback=FeedbackOut.of(feedback) if feedback else None,
         )
+
+
+ConversationState = Literal["bot", "waiting_for_agent", "agent", "closed"]
 
 
 class ConversationOut(BaseModel):
@@ -130,11 +149,34 @@ class ConversationOut(BaseModel):
     updated_at: datetime
     read_at: datetime | None
     typing_at: datetime | None
+    state: ConversationState = Field(
+        "bot", description="Who answers: the bot, a person soon (waiting_for_agent), a person."
+    )
+    handoff_at: datetime | None = Field(None, description="When it was last handed to a person.")
+    handoff_reason: str | None = Field(
+        None, description="visitor_request, visitor_message, unanswered, or the API caller's."
+    )
 
     @classmethod
     def of(cls, conversation: Conversation) -> ConversationOut:
         """From the domain model."""
         return cls.model_validate(conversation, from_attributes=True)
+
+
+class HandoffNoticeOut(BaseModel):
+    """What the visitor is told when the conversation goes to, or is held for, a person."""
+
+    state: ConversationState
+    text: str
+    reason: str | None
+    available: bool = Field(description="Whether people work now (business hours).")
+    available_at: datetime | None = Field(description="Outside business hours: the next opening.")
+    lead_form: bool = Field(description="Offer the lead form (outside business hours).")
+
+    @classmethod
+    def of(cls, notice: HandoffNotice) -> HandoffNoticeOut:
+        """From the domain model."""
+        return cls.model_validate(notice, from_attributes=True)
 
 
 class SendOut(BaseModel):
@@ -156,6 +198,10 @@ class SendOut(BaseModel):
         description="Only when a publishable key started the conversation: send it as "
         "X-Visitor-Token with every later request on the conversation. Shown this once.",
     )
+    state: ConversationState = Field("bot", description="The conversation's state now.")
+    handoff: HandoffNoticeOut | None = Field(
+        None, description="Set when the conversation went to, or is held for, a person."
+    )
 
     @classmethod
     def of(cls, reply: BotReply) -> SendOut:
@@ -174,6 +220,8 @@ class SendOut(BaseModel):
             verification=answer.verification,
             dropped=answer.dropped,
             visitor_token=reply.visitor_token,
+            state=reply.conversation.state,
+            handoff=HandoffNoticeOut.of(reply.handoff) if reply.handoff else None,
         )
 
 

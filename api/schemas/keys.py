@@ -23,8 +23,8 @@ class KeyCreate(BaseModel):
     scopes: list[Scope] | None = Field(
         None,
         min_length=1,
-        max_length=5,
-        description="admin, kb:write, kb:read, chat or metrics; required for secret keys, "
+        max_length=6,
+        description="admin, kb:write, kb:read, chat, metrics or agent; required for secret keys, "
         "chat (the default) for publishable ones.",
     )
     kb_ids: list[str] | None = Field(

@@ -29,7 +29,8 @@ class WebhookCreate(BaseModel):
         min_length=1,
         max_length=16,
         description="conversation.started, message.created, document.ingested, "
-        "crawl.completed, lead.created, or * for all.",
+        "crawl.completed, lead.created, conversation.handoff_requested, "
+        "conversation.agent_replied, conversation.released, conversation.closed, or * for all.",
     )
     secret: str | None = Field(
         None,

@@ -75,7 +75,12 @@ class WidgetPublic(BaseModel):
         description="Extra lead-form fields (name, e-mail are always asked).",
     )
     privacy_url: WebUrl = Field(None, description="A link to the privacy notice (http(s)).")
-    handoff: bool = Field(False, description="Show a 'talk to a person' button.")
+    handoff: bool = Field(
+        False,
+        description="Show a 'talk to a person' button. The public configuration says true "
+        "exactly when handoff is enabled in the knowledge base's handoff settings "
+        "(PUT /v1/kbs/{kb_id}/handoff); the value stored here is not used.",
+    )
 
 
 class WidgetSettingsIn(WidgetPublic):

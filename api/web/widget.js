@@ -168,6 +168,7 @@
       generic: "Something went wrong. Please try again.",
       privacy: "Privacy notice", handoff: "Talk to a person",
       handoffSent: "A person will reply here as soon as possible.",
+      closed: "This conversation has been closed. Write again to start a new one.",
       lead: "Leave your details and we'll get back to you.", name: "Name", email: "E-mail",
       submit: "Send my details", leadThanks: "Thank you! We'll be in touch.",
       leadButton: "Contact me", input: "Your message",
@@ -184,6 +185,7 @@
       generic: "Une erreur est survenue. Veuillez réessayer.",
       privacy: "Politique de confidentialité", handoff: "Parler à une personne",
       handoffSent: "Une personne vous répondra ici dès que possible.",
+      closed: "Cette conversation est terminée. Écrivez à nouveau pour en commencer une autre.",
       lead: "Laissez vos coordonnées, nous vous recontacterons.", name: "Nom",
       email: "E-mail", submit: "Envoyer mes coordonnées",
       leadThanks: "Merci ! Nous revenons vers vous rapidement.", leadButton: "Être recontacté",
@@ -227,6 +229,8 @@
   // ---- the element ---------------------------------------------------------------------------
 
   const SCRIPT = document.currentScript;
+  const HELD = ["waiting_for_agent", "agent"];
+  const RETRY_MS = 5000;
   const SCRIPT_ORIGIN = SCRIPT && SCRIPT.src ? new URL(SCRIPT.src, location.href).origin : location.origin;
   const ATTRS = ["title", "avatar", "color", "position", "welcome", "suggestions", "placeholder", "lang", "citations", "privacy-url", "lead", "lead-fields", "handoff"];
   const CSS = `
@@ -257,6 +261,8 @@ header button{background:transparent;border:0;color:inherit;padding:4px 6px;bord
 .bubble pre{overflow-x:auto;background:#e5e7eb;padding:6px;border-radius:6px}
 .bubble a,.sources a,footer a{color:#1d4ed8}
 .user .bubble a{color:inherit}
+.agent .bubble{background:#ecfdf5;border:1px solid #047857;white-space:pre-wrap}
+.who{font-size:12px;color:#374151}
 .sources{margin:0;padding:0 0 0 4px;list-style:none;font-size:13px;color:#374151}
 .sources li{margin:2px 0}
 .sources summary{cursor:pointer}
@@ -311,6 +317,7 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       this._key = this.dataset.key || "";
       this._store = "kbchat:" + (this._key || this.dataset.kb || "default");
       this._state = this._load();
+      this._seen = new Set();
       this._config = {};
       this._busy = false;
       this._build();
@@ -378,7 +385,7 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       this._ui.privacy.hidden = !privacy;
       if (privacy) this._ui.privacy.setAttribute("href", privacy);
       this._ui.privacy.textContent = t("privacy");
-      this._ui.handoff.hidden = !isOn(this._opt("handoff", false));
+      this._showHandoff();
       this._ui.handoff.textContent = t("handoff");
       this._ui.leadButton.textContent = t("leadButton");
       this._showLeadButton();
@@ -442,11 +449,12 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
     }
 
     _messageNode(m) {
-      const who = el("span", { class: "sr", text: this._t(m.role === "user" ? "you" : m.role === "agent" ? "agent" : "bot") + ": " });
+      const who = el("span", { class: "sr", text: (m.role === "user" ? this._t("you") : m.role === "agent" ? m.name || this._t("agent") : this._t("bot")) + ": " });
       const bubble = el("div", { class: "bubble" });
-      if (m.role === "user") bubble.textContent = m.text;
+      if (m.role === "user" || m.role === "agent") bubble.textContent = m.text;
       else for (const n of toNodes(parseMarkdown(m.text), document)) bubble.appendChild(n);
-      const node = el("div", { class: "msg " + m.role, "aria-busy": m.streaming ? "true" : null }, [who, bubble]);
+      const name = m.role === "agent" ? el("span", { class: "who", "aria-hidden": "true", text: m.name || this._t("agent") }) : null;
+      const node = el("div", { class: "msg " + m.role, "aria-busy": m.streaming ? "true" : null }, [who, name, bubble]);
       if (m.citations && m.citations.length && isOn(this._opt("citations", true))) node.appendChild(this._sources(m.citations));
       if (m.actions && m.actions.length && m === this._messages[this._messages.length - 1]) {
         node.appendChild(el("div", { class: "chips" }, m.actions.map((a) => el("button", {
@@ -549,8 +557,10 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       const id = this._state.conversationId;
       try {
         const page = await this._request("GET", "/v1/conversations/" + encodeURIComponent(id) + "/history?limit=200");
-        this._messages = page.items.map((m) => ({ role: m.role, text: m.text, citations: m.citations }));
+        this._messages = page.items.map((m) => ({ role: m.role, text: m.text, citations: m.citations, name: m.agent_name }));
+        for (const m of page.items) this._seen.add(m.id);
         this._renderAll();
+        if (HELD.includes(this._state.handoff)) this._poll();
       } catch (err) {
         if (err.status === 404) this.reset(false);
         else this._fail(err);
@@ -669,6 +679,8 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
         bot.actions = data.buttons || data.quick_replies || [];
         if (data.conversation_id) this._state.conversationId = data.conversation_id;
         if (data.visitor_token) this._state.visitorToken = data.visitor_token;
+        for (const id of [data.user_message_id, data.message_id]) if (id) this._seen.add(id);
+        this._onHandoff(data, bot);
         this._save();
         bot.streaming = false;
         this._update(bot);
@@ -732,11 +744,73 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       }
     }
 
+    _showHandoff() {
+      // Hidden while a person already has the conversation.
+      this._ui.handoff.hidden = !isOn(this._opt("handoff", false)) || HELD.includes(this._state.handoff);
+    }
+
     _handoff() {
       this._emit("handoff", { conversationId: this._state.conversationId || null });
-      this._messages = this._messages || [];
-      this._messages.push({ role: "bot", text: this._t("handoffSent") });
-      this._renderAll();
+      const label = this._t("handoff");
+      return this._send({ action: { type: "handoff", payload: label, title: label } }, label);
+    }
+
+    // A done event saying a person answers: their notice, the lead form out of hours, polling.
+    _onHandoff(data, bot) {
+      if (!data.state) return;
+      this._state.handoff = data.state;
+      this._showHandoff();
+      if (!HELD.includes(data.state)) return;
+      if (data.state === "agent" && !data.message_id) {
+        // Held by a person: nothing to add to what they will write.
+        this._messages.splice(this._messages.indexOf(bot), 1);
+        if (bot.node) bot.node.remove();
+        bot.node = null;
+      } else if (data.handoff_notice && data.handoff_notice !== data.answer) {
+        this._messages.push({ role: "bot", text: data.handoff_notice });
+        this._renderAll();
+      }
+      if (data.handoff_lead_form === "true" && !this._state.leadSent) this._openLead();
+      this._poll();
+    }
+
+    // Agents' replies: long-polled while a person holds the conversation.
+    async _poll() {
+      clearTimeout(this._pollTimer);
+      const id = this._state.conversationId;
+      if (!id || !this.isConnected) return;
+      let events;
+      try {
+        // Long polling: the engine answers when something happens, or after `wait` seconds.
+        events = await this._request("GET", "/v1/conversations/" + encodeURIComponent(id) + "/events?wait=20&after=" + (this._cursor || 0));
+      } catch (err) {
+        if (err.status === 404) return;
+        events = null;
+      }
+      if (id !== this._state.conversationId) return;
+      if (events) {
+        this._cursor = events.cursor;
+        for (const m of events.items) {
+          if (this._seen.has(m.id)) continue;
+          this._seen.add(m.id);
+          if (m.role !== "agent") continue;
+          const shown = { role: "agent", text: m.text, name: m.agent_name };
+          this._messages.push(shown);
+          this._update(shown);
+          this._emit("message", { role: "agent", text: m.text, name: m.agent_name });
+        }
+        this._state.handoff = events.state;
+        this._showHandoff();
+        if (events.state === "closed") {
+          this._messages.push({ role: "bot", text: this._t("closed") });
+          this._renderAll();
+          const userId = this._state.userId;
+          this._state = { userId };
+        }
+        this._save();
+        if (!HELD.includes(events.state)) return;
+      }
+      this._pollTimer = setTimeout(() => this._poll(), events ? 250 : RETRY_MS);
     }
 
     // ---- public API ----
@@ -775,8 +849,12 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       const userId = this._state.userId;
       this._state = { userId };
       this._save();
+      clearTimeout(this._pollTimer);
+      this._cursor = 0;
+      this._seen = new Set();
       this._messages = [];
       this._leadOffered = false;
+      this._showHandoff();
       this._ui.lead.hidden = true;
       this._notice(null);
       this._showLeadButton();

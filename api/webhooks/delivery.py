@@ -17,7 +17,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -81,9 +81,17 @@ def retry_delay(attempts: int, settings: WebhookSettings) -> float:
 class WebhookDispatcher:
     """Turns events into deliveries and sends them in the background."""
 
-    def __init__(self, repository: WebhookRepository, settings: WebhookSettings) -> None:
+    def __init__(
+        self,
+        repository: WebhookRepository,
+        settings: WebhookSettings,
+        claim: Callable[[Delivery], bool] | None = None,
+    ) -> None:
         self._repo = repository
         self._settings = settings
+        # Several processes sending (kb.webhooks.outbox.DeliveryClaims): only the one that
+        # claims a due delivery sends it.
+        self._claim = claim
         self._client = httpx.Client(
             # Identity encoding: the snippet kept of an answer is read raw, never decompressed.
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
@@ -150,6 +158,8 @@ class WebhookDispatcher:
         if free <= 0 or self._pool is None:
             return
         for delivery in self._repo.due(datetime.now(UTC), free, busy):
+            if self._claim is not None and not self._claim(delivery):
+                continue  # another process sends it
             with self._lock:
                 if self._stop.is_set():
                     return

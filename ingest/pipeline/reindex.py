@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ingest.pipeline.service import embedding_text
 from kb.db.indexes import EmbeddingIndex, IndexRecords, ReindexJob
@@ -33,6 +34,7 @@ from kb.embeddings.base import Embedder
 from kb.errors import InvalidInput
 from kb.index.vectors import VectorStore
 from kb.index_models import IndexModels
+from kb.jobs import JobContext, Jobs
 from kb.models import chunk_id
 from kb.runtime.priority import lower_thread_priority
 
@@ -60,8 +62,13 @@ class ReindexService:
         nice: int = 0,
         batch_chunks: int = 64,
         stale_after_s: float = 120.0,
+        jobs: Jobs | None = None,
     ) -> None:
         self._registry = registry
+        # Set and distributed: re-indexes are queued as jobs for ``kb worker`` processes; one
+        # whose worker died resumes on another (``_diff`` copies only what the new collection
+        # still lacks).
+        self._queue = jobs if jobs is not None and jobs.distributed else None
         self._indexes = indexes
         self._records: IndexRecords = indexes.records
         self._store = store
@@ -82,12 +89,27 @@ class ReindexService:
         self._expire_stale(kb_id)
         self._indexes.pool.describe(model)  # an unknown model is refused here, not in the job
         job = self._records.start_job(kb_id, model, f"{kb_id}-{secrets.token_hex(4)}")
+        if self._queue is not None:
+            self._queue.submit("reindex", {"reindex_id": job.id}, kb_id=kb_id, job_id=job.id)
+            return job
         cancel = threading.Event()
         thread = threading.Thread(target=self._run, args=(job, cancel), name=f"reindex-{kb_id}")
         with self._guard:
             self._threads[job.id], self._cancels[job.id] = thread, cancel
         thread.start()
         return job
+
+    def run_job(self, context: JobContext) -> dict[str, Any]:
+        """Run a queued re-index here (the ``reindex`` job handler of ``kb worker``); raises
+        when it failed, so the job is recorded failed too."""
+        kb_id = context.job.kb_id or ""
+        job = self._records.get_job(kb_id, context.payload["reindex_id"])
+        if job.status in ("queued", "running"):
+            self._run(job, context.cancel)
+        ended = self._records.get_job(kb_id, job.id)
+        if ended.status == "failed":
+            raise RuntimeError(ended.error or "the re-index failed")
+        return {"done": ended.done, "total": ended.total}
 
     def get(self, kb_id: str, job_id: str) -> ReindexJob:
         """A job's state and progress."""
@@ -107,6 +129,8 @@ class ReindexService:
             cancel = self._cancels.get(job_id)
         if cancel is not None:
             cancel.set()
+        if self._queue is not None:
+            self._queue.cancel(job_id)  # its worker stops at the next heartbeat
         return job
 
     def wait(self, job_id: str, timeout: float | None = None) -> bool:

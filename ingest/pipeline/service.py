@@ -25,6 +25,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -80,8 +81,12 @@ class IngestionService:
         background: Background | None = None,
         indexes: IndexModels | None = None,
         chunker_for: Callable[[TokenizingEmbedder], SentenceChunker] | None = None,
+        locks: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
         self._registry = registry
+        # Several processes writing (kb.jobs.locks): each knowledge base's lock is held
+        # across them; else the in-process locks below.
+        self._shared_locks = locks
         # Each knowledge base's model, and a chunker sized in that model's tokens; without
         # them, ``embedder`` and ``chunker`` serve every knowledge base.
         self._indexes = indexes
@@ -167,8 +172,10 @@ class IngestionService:
 
     # -- the steps of a batch run (ingest.pipeline.batching.BatchSteps) -----------------------
 
-    def lock(self, kb_id: str) -> threading.RLock:
+    def lock(self, kb_id: str) -> AbstractContextManager[object]:
         """The knowledge base's write lock: one writer per knowledge base."""
+        if self._shared_locks is not None:
+            return self._shared_locks(kb_id)
         with self._locks_guard:
             return self._locks[kb_id]
 

@@ -11,7 +11,7 @@ from typing import Literal, get_args
 from kb.db.base import now
 from kb.errors import InvalidInput
 
-Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics"]
+Scope = Literal["admin", "kb:write", "kb:read", "chat", "metrics", "agent"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 KeyKind = Literal["secret", "publishable"]
 # What authenticated a caller: a stored key of either kind, or an OAuth access token.

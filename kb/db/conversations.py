@@ -23,11 +23,13 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     delete,
     func,
+    insert,
     inspect,
     select,
     text,
@@ -38,8 +40,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from kb.db.base import Base, new_id
 from kb.db.bounds import StorageLimits, check_state, message_size
 from kb.errors import ConversationNotFound
+from kb.text.pii import mask_pii as _mask
 
-Role = Literal["user", "bot"]
+Role = Literal["user", "bot", "agent"]
 EventType = Literal["typing", "read"]
 
 
@@ -82,6 +85,9 @@ class Conversation:
     typing_at: datetime | None = None
     # Set when the conversation was started through a publishable key (a visitor's browser).
     visitor_token_hash: str | None = field(default=None, repr=False)
+    state: str = "bot"
+    handoff_at: datetime | None = None
+    handoff_reason: str | None = None
 
     @property
     def visitor_bound(self) -> bool:
@@ -109,6 +115,12 @@ class Message:
     citations: list[dict[str, Any]] = field(default_factory=list)
     grounded: bool | None = None
     model: str | None = None
+    # A person's reply (role "agent"): the name the visitor is shown.
+    agent_name: str | None = None
+    # Insertion order within the database: a cursor for polling (engine.handoff).
+    seq: int = 0
+    # Bot messages: milliseconds from receiving the question to the complete answer.
+    latency_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,10 @@ class ConversationRow(Base):
     visitor_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Bytes its messages take (kb.db.bounds.message_size); NULL on rows older than the column.
     stored_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Who answers (engine.handoff): bot, waiting_for_agent, agent or closed.
+    state: Mapped[str] = mapped_column(String(20), default="bot", server_default="bot")
+    handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    handoff_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class MessageRow(Base):
@@ -156,6 +172,48 @@ class MessageRow(Base):
     grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    agent_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The conversation's, copied so analytics read a period's messages from one index.
+    kb_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CitationRow(Base):
+    """A document a bot message cites, once per message: analytics count citations without
+    reading the citations' JSON (which holds the passages' text)."""
+
+    __tablename__ = "message_citations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversation_messages.id", ondelete="CASCADE"), index=True
+    )
+    kb_id: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# Analytics read messages and conversations by period (kb.db.analytics); created on older
+# databases too.
+ANALYTICS_INDEXES = (
+    Index(
+        "ix_conversation_messages_kb_period",
+        MessageRow.kb_id,
+        MessageRow.created_at,
+        MessageRow.role,
+        MessageRow.grounded,
+        MessageRow.latency_ms,
+        MessageRow.conversation_id,
+    ),
+    Index("ix_conversation_messages_conversation_seq", MessageRow.conversation_id, MessageRow.seq),
+    Index("ix_conversations_kb_created", ConversationRow.kb_id, ConversationRow.created_at),
+    Index(
+        "ix_message_citations_kb_period",
+        CitationRow.kb_id,
+        CitationRow.created_at,
+        CitationRow.document_id,
+    ),
+)
 
 
 class ConversationEventRow(Base):
@@ -170,24 +228,84 @@ class ConversationEventRow(Base):
 
 
 # Columns added after the table was first released, created on databases that lack them.
-_ADDED_COLUMNS = {"visitor_token_hash": "VARCHAR(64)", "stored_bytes": "INTEGER"}
+_ADDED_COLUMNS = {
+    "visitor_token_hash": "VARCHAR(64)",
+    "stored_bytes": "INTEGER",
+    "state": "VARCHAR(20) NOT NULL DEFAULT 'bot'",
+    "handoff_at": "TIMESTAMP WITH TIME ZONE",
+    "handoff_reason": "VARCHAR(40)",
+}
+
+
+_ADDED_MESSAGE_COLUMNS = {
+    "agent_name": "VARCHAR(200)",
+    "latency_ms": "INTEGER",
+    "kb_id": "VARCHAR(64)",
+}
+# Messages stored before they carried their knowledge base get their conversation's.
+_BACKFILL_KB = (
+    "UPDATE conversation_messages SET kb_id = (SELECT c.kb_id FROM conversations AS c"
+    " WHERE c.id = conversation_messages.conversation_id) WHERE kb_id IS NULL"
+)
+
+
+def cited_documents(citations: list[dict[str, Any]] | None) -> list[str]:
+    """The distinct document ids of a message's citations, in order."""
+    found = (c.get("document_id") for c in citations or () if isinstance(c, dict))
+    return list(dict.fromkeys(d for d in found if isinstance(d, str)))
+
+
+def _backfill_citations(engine: Engine) -> None:
+    """Fill ``message_citations`` from the messages stored before it existed."""
+    with engine.begin() as connection:
+        rows = connection.execute(
+            select(
+                MessageRow.id, MessageRow.kb_id, MessageRow.citations, MessageRow.created_at
+            ).where(MessageRow.role == "bot")
+        )
+        cited = [
+            {"message_id": i, "kb_id": kb, "document_id": d, "created_at": at}
+            for i, kb, citations, at in rows
+            for d in cited_documents(citations)
+            if kb
+        ]
+        if cited:
+            connection.execute(insert(CitationRow), cited)
 
 
 def _add_missing_columns(engine: Engine) -> None:
-    present = {c["name"] for c in inspect(engine).get_columns(ConversationRow.__tablename__)}
-    with engine.begin() as connection:
-        for name, ddl in _ADDED_COLUMNS.items():
-            if name not in present:
-                connection.execute(text(f"ALTER TABLE conversations ADD COLUMN {name} {ddl}"))
+    had_kb_id = "kb_id" in {c["name"] for c in inspect(engine).get_columns("conversation_messages")}
+    for table, added in (
+        (ConversationRow.__tablename__, _ADDED_COLUMNS),
+        (MessageRow.__tablename__, _ADDED_MESSAGE_COLUMNS),
+    ):
+        present = {c["name"] for c in inspect(engine).get_columns(table)}
+        with engine.begin() as connection:
+            for name, ddl in added.items():
+                if name not in present:
+                    connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+    if not had_kb_id:
+        with engine.begin() as connection:
+            connection.execute(text(_BACKFILL_KB))
+    for index in ANALYTICS_INDEXES:
+        index.create(engine, checkfirst=True)
 
 
 class ConversationRepository:
     """Stores conversations, messages, events and variables, within ``limits``."""
 
-    def __init__(self, engine: Engine, limits: StorageLimits | None = None) -> None:
-        tables = [ConversationRow, MessageRow, ConversationEventRow]
+    def __init__(
+        self, engine: Engine, limits: StorageLimits | None = None, mask_pii: bool = False
+    ) -> None:
+        # ``mask_pii``: e-mail addresses and phone numbers in message texts are masked when
+        # stored (kb.text.pii).
+        self.mask_pii = mask_pii
+        tables = [ConversationRow, MessageRow, ConversationEventRow, CitationRow]
+        new_citations = CitationRow.__tablename__ not in inspect(engine).get_table_names()
         Base.metadata.create_all(engine, tables=[t.__table__ for t in tables])  # type: ignore[misc]
         _add_missing_columns(engine)
+        if new_citations:
+            _backfill_citations(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.limits = limits or StorageLimits()
 
@@ -253,15 +371,35 @@ class ConversationRepository:
     def add_message(self, conversation_id: str, role: Role, text: str, **fields: Any) -> Message:
         """Append a message (``fields``: action, standalone_question, citations, grounded,
         model); a user message needs room for itself and its reply (LimitReached)."""
+        if self.mask_pii:
+            text = _mask(text)
+            if fields.get("standalone_question"):
+                fields["standalone_question"] = _mask(fields["standalone_question"])
         with self._session() as session:
             conversation = _row(session, conversation_id)
             if role == "user":
                 self._check_room(session, conversation)
             held = self._stored_bytes(session, conversation)  # before the new row is added
             row = MessageRow(
-                id=new_id("msg"), conversation_id=conversation_id, role=role, text=text, **fields
+                id=new_id("msg"),
+                conversation_id=conversation_id,
+                kb_id=conversation.kb_id,
+                role=role,
+                text=text,
+                created_at=_now(),
+                **fields,
             )
             session.add(row)
+            session.flush()  # before its citations: no relationship orders the inserts (PostgreSQL)
+            for document_id in cited_documents(fields.get("citations")):
+                session.add(
+                    CitationRow(
+                        message_id=row.id,
+                        kb_id=conversation.kb_id,
+                        document_id=document_id,
+                        created_at=row.created_at,
+                    )
+                )
             conversation.stored_bytes = held + message_size(text, **fields)
             conversation.updated_at = _now()
             session.flush()
@@ -385,6 +523,9 @@ def _to_conversation(row: ConversationRow) -> Conversation:
         read_at=_utc(row.read_at),
         typing_at=_utc(row.typing_at),
         visitor_token_hash=row.visitor_token_hash,
+        state=row.state or "bot",
+        handoff_at=_utc(row.handoff_at),
+        handoff_reason=row.handoff_reason,
     )
 
 
@@ -392,7 +533,7 @@ def _to_message(row: MessageRow) -> Message:
     return Message(
         id=row.id,
         conversation_id=row.conversation_id,
-        role="bot" if row.role == "bot" else "user",
+        role=row.role if row.role in ("bot", "agent") else "user",  # type: ignore[arg-type]
         text=row.text,
         created_at=_utc(row.created_at) or _now(),
         action=row.action,
@@ -400,4 +541,7 @@ def _to_message(row: MessageRow) -> Message:
         citations=list(row.citations or []),
         grounded=row.grounded,
         model=row.model,
+        agent_name=row.agent_name,
+        seq=row.seq or 0,
+        latency_ms=row.latency_ms,
     )

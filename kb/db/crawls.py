@@ -169,6 +169,12 @@ class CrawlRepository:
                 raise CrawlNotFound(f"No crawl {crawl_id!r} in knowledge base {kb_id!r}.")
             return _to_job(row)
 
+    def find_job(self, crawl_id: str) -> CrawlJob | None:
+        """A crawl job by id alone, if there is one."""
+        with self._session() as session:
+            row = session.get(CrawlRow, crawl_id)
+            return _to_job(row) if row else None
+
     def list_jobs(self, kb_id: str, limit: int, offset: int) -> tuple[list[CrawlJob], int]:
         """A page of a knowledge base's crawls, newest first, and the total count."""
         with self._session() as session:
@@ -214,6 +220,12 @@ class CrawlRepository:
                     row.started_at = _now()
                 elif status not in ACTIVE:
                     row.finished_at = _now()
+
+    def active_jobs(self) -> list[CrawlJob]:
+        """Every queued or running crawl, of every knowledge base."""
+        with self._session() as session:
+            rows = session.scalars(select(CrawlRow).where(CrawlRow.status.in_(ACTIVE))).all()
+            return [_to_job(row) for row in rows]
 
     def fail_interrupted(self) -> int:
         """Mark crawls left queued or running by a previous process as failed."""

@@ -1,69 +1,65 @@
-"""The SQLAlchemy registry of knowledge bases and documents (SQLite by default)."""
+"""The SQLAlchemy registry of knowledge bases and documents (SQLite by default, or PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import (
-    create_engine,
-    event,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.db.base import (
-    KB_ADDED_COLUMNS,
     UNSET,
-    Base,
     DocumentRow,
     KnowledgeBaseRow,
     Unset,
-    add_missing_columns,
     new_id,
     now,
     to_document,
     utc,
 )
+from kb.db.engine import PoolOptions, make_engine
 from kb.db.erasure import checkpoint, erase_kb_rows, erase_rows_of_deleted_kbs
+from kb.db.migrate import complete, ensure_current, upgrade
 from kb.errors import DocumentNotFound, KnowledgeBaseExists, KnowledgeBaseNotFound
 from kb.models import Document, KnowledgeBase
+from kb.settings import Settings
 
 TagValue = str | int | float | bool
-
-
-def _enable_sqlite_pragmas(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        # Deleted rows (a deleted knowledge base's leads, messages...) are overwritten with
-        # zeros, not left readable in free pages (kb.db.erasure).
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
 
 
 class Registry:
     """Knowledge bases and documents, with the active version of each document."""
 
-    def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_engine(database_url)
-        if self._engine.dialect.name == "sqlite":
-            _enable_sqlite_pragmas(self._engine)
-        Base.metadata.create_all(self._engine)
-        add_missing_columns(self._engine, KnowledgeBaseRow.__tablename__, KB_ADDED_COLUMNS)
+    def __init__(
+        self, database_url: str, pool: PoolOptions | None = None, migrate: bool | None = None
+    ) -> None:
+        """Open the database; ``migrate`` upgrades its schema first (None: on SQLite only,
+        the embedded default; a server database is upgraded by ``kb migrate``, and one that
+        is behind is refused with ``kb.db.migrate.SchemaBehind``)."""
+        self._engine = make_engine(database_url, pool)
+        if (self._engine.dialect.name == "sqlite") if migrate is None else migrate:
+            upgrade(self._engine)
+            complete(self._engine)  # what a checkout in development maps beyond the revisions
+        else:
+            ensure_current(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Registry:
+        """The registry on the configured database, its pool sized and its schema upgraded or
+        checked (``StorageSettings.migrate_on_start``)."""
+        storage = settings.storage
+        pool = PoolOptions(
+            storage.pool_size,
+            storage.pool_max_overflow,
+            storage.pool_timeout_s,
+            storage.pool_recycle_s,
+        )
+        return cls(settings.database_url, pool, migrate=storage.migrate_on_start)
 
     @property
     def engine(self) -> Engine:

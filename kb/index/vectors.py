@@ -140,12 +140,18 @@ class ChromaStore:
         port: int = 8000,
         texts: ChunkTexts | None = None,
         resolve: Callable[[str], str] | None = None,
+        ssl: bool = False,
+        auth_token: str | None = None,
     ) -> None:
         # kb id -> the name of its active collection (the kb id itself unless re-indexed).
         self._resolve = resolve or (lambda kb_id: kb_id)
         settings = ChromaSettings(anonymized_telemetry=False)
         if host:
-            self._client: Any = chromadb.HttpClient(host=host, port=port, settings=settings)
+            # A token-authenticated server (chroma's token authn) reads it from this header.
+            headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
+            self._client: Any = chromadb.HttpClient(
+                host=host, port=port, ssl=ssl, headers=headers, settings=settings
+            )
         else:
             assert path is not None, "an embedded Chroma needs a path"
             path.mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,14 @@ log = logging.getLogger(__name__)
 EventName = Literal[
     "conversation.started",
     "message.created",
+    "message.feedback",
     "document.ingested",
     "crawl.completed",
     "lead.created",
+    "conversation.handoff_requested",
+    "conversation.agent_replied",
+    "conversation.released",
+    "conversation.closed",
 ]
 
 

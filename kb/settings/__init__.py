@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kb.settings.data import AnalyticsSettings, PrivacySettings
+from kb.settings.jobs import JobsSettings
 from kb.settings.llm import LLMSettings
 from kb.settings.service import (
     APISettings,
@@ -25,6 +27,33 @@ class StorageSettings(BaseModel):
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the registry; default is SQLite at DATA_DIR/kb.sqlite3.",
+    )
+    migrate_on_start: bool | None = Field(
+        None,
+        description=(
+            "Upgrade the database schema when the service starts. Unset: yes on SQLite (the "
+            "embedded default), no on PostgreSQL, where `kb migrate` upgrades it once for "
+            "every replica and a service refuses to start on a schema that is behind."
+        ),
+    )
+    pool_size: int = Field(
+        5,
+        ge=1,
+        description=(
+            "PostgreSQL connections each process keeps open (SQLite ignores the pool "
+            "settings); a replica needs about one per request served at once."
+        ),
+    )
+    pool_max_overflow: int = Field(
+        10, ge=0, description="PostgreSQL connections opened beyond POOL_SIZE under load."
+    )
+    pool_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a request waits for a free PostgreSQL connection."
+    )
+    pool_recycle_s: int = Field(
+        1800,
+        ge=-1,
+        description="Seconds after which a PostgreSQL connection is replaced (-1: never).",
     )
 
 
@@ -130,6 +159,16 @@ class StoreSettings(BaseModel):
         None, description="Chroma server host; unset means embedded Chroma under DATA_DIR/chroma."
     )
     chroma_port: int = Field(8001, description="Chroma server port when CHROMA_HOST is set.")
+    chroma_ssl: bool = Field(
+        False, description="Reach the Chroma server over HTTPS (certificates are verified)."
+    )
+    chroma_auth_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Token sent to the Chroma server as 'Authorization: Bearer <token>' (its token "
+            "authentication); unset sends none."
+        ),
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -242,7 +281,13 @@ class CrawlSettings(BaseModel):
         ge=1024,
     )
     max_url_length: int = Field(
-        2048, description="Longer URLs are skipped (a guard against crawler traps).", ge=64
+        2048,
+        description=(
+            "Longer URLs are skipped (a guard against crawler traps); at most 2048, the "
+            "length of a document's source in the registry."
+        ),
+        ge=64,
+        le=2048,
     )
     max_redirects: int = Field(5, description="Redirect hops followed per page.", ge=0)
     max_sitemap_urls: int = Field(
@@ -288,6 +333,28 @@ class WidgetSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The web console (/console): how long a signed-in browser stays signed in, and how often
+    an address may try to sign in."""
+
+    enabled: bool = Field(True, description="Serve the web console under /console.")
+    session_idle_s: int = Field(
+        1800,
+        ge=60,
+        description="Seconds a console session may go unused before it must sign in again.",
+    )
+    session_max_s: int = Field(
+        43_200,
+        ge=300,
+        description="Seconds a console session lasts at most, however busy (absolute expiry).",
+    )
+    sign_in_rate_limit: str = Field(
+        "10/minute;50/hour",
+        description="Sign-in attempts allowed per client address, in the 'limits' notation; "
+        "empty turns the limit off.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the engine."""
 
@@ -309,7 +376,11 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
     @property
     def database_url(self) -> str:

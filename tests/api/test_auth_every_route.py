@@ -34,6 +34,7 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("GET", "/v1/kbs/{kb_id}/crawls"): "kb:read",
     ("GET", "/v1/kbs/{kb_id}/crawls/{crawl_id}"): "kb:read",
     ("DELETE", "/v1/kbs/{kb_id}/crawls/{crawl_id}"): "kb:write",
+    ("GET", "/v1/jobs/{job_id}"): "kb:read",
     ("POST", "/v1/kbs/{kb_id}/reindex"): "kb:write",
     ("GET", "/v1/kbs/{kb_id}/reindex"): "kb:read",
     ("GET", "/v1/kbs/{kb_id}/reindex/{job_id}"): "kb:read",
@@ -70,7 +71,19 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/v1/webhooks/{webhook_id}/ping"): "admin",
     ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): "admin",
     ("POST", "/v1/conversations/{conversation_id}/lead"): "chat",
+    ("POST", "/v1/conversations/{conversation_id}/handoff"): "chat",
+    ("GET", "/v1/conversations/{conversation_id}/events"): "chat",
+    ("POST", "/v1/conversations/{conversation_id}/messages"): "agent",
+    ("POST", "/v1/conversations/{conversation_id}/release"): "agent",
+    ("POST", "/v1/conversations/{conversation_id}/close"): "agent",
+    ("GET", "/v1/kbs/{kb_id}/handoff"): "admin",
+    ("PUT", "/v1/kbs/{kb_id}/handoff"): "admin",
     ("GET", "/v1/kbs/{kb_id}/leads"): "kb:read",
+    ("POST", "/v1/messages/{message_id}/feedback"): "chat",
+    ("GET", "/v1/kbs/{kb_id}/analytics"): "kb:read",
+    ("GET", "/v1/kbs/{kb_id}/conversations/export"): "kb:read",
+    ("GET", "/v1/users/{user_id}/export"): "admin",
+    ("DELETE", "/v1/users/{user_id}"): "admin",
 }
 # The token endpoint authenticates the OAuth client itself (tests/api/test_oauth.py).
 OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/oauth/token")}

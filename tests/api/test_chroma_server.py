@@ -3,53 +3,26 @@ vectors, this service the registry and the BM25 index with the chunk texts."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.container import build_container
 from kb.embeddings.sentence_transformer import SentenceTransformerEmbedder
-from tests.conftest import admin_headers, free_port, make_settings
-
-CHROMA = Path(sys.executable).with_name("chroma")  # the CLI chromadb installs
+from tests.conftest import admin_headers, make_settings
+from tests.support.chroma_server import NOT_INSTALLED, available, chroma
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """``chroma run`` on a free 127.0.0.1 port; yields the port and its data directory."""
-    if not CHROMA.exists():
-        pytest.skip(f"no chroma CLI at {CHROMA} (installed with chromadb)")
-    port, data = free_port(), tmp_path / "chroma-server"
-    log = (tmp_path / "chroma.log").open("wb")
-    command = [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    output = (tmp_path / "chroma.log").read_text()
-                    pytest.fail(f"chroma run did not start: {output}")
-                time.sleep(0.1)
-        yield port, data
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    if not available():
+        pytest.skip(NOT_INSTALLED)
+    with chroma(tmp_path) as server:
+        yield server.port, server.data
 
 
 def test_documents_searches_and_deletes_through_a_chroma_server(
