@@ -1,5 +1,5 @@
 """Screenshots of the chat widget for the docs: docs/img/widget-open.png (the panel open, with the
-welcome message and suggested questions) and docs/img/widget-answer.png (a streamed answer with
+welcome message and suggested questions) and docs/img/widget.png (a streamed answer with
 its cited source).
 
 The engine runs in this process (uvicorn on 127.0.0.1, a temporary data directory, the bundled
@@ -179,8 +179,8 @@ def shoot(driver: Any, page: str, out: Path) -> None:
         "the answer",
     )
     time.sleep(0.5)
-    driver.save_screenshot(str(out / "widget-answer.png"))
-    for name in ("widget-open.png", "widget-answer.png"):
+    driver.save_screenshot(str(out / "widget.png"))
+    for name in ("widget-open.png", "widget.png"):
         # The engine in this process set an owner-only umask for its data: these are docs.
         (out / name).chmod(0o644)
 
@@ -206,7 +206,7 @@ def main() -> None:
             server.should_exit = True
             thread.join(timeout=10)
             container.close()
-    print(f"wrote {args.out / 'widget-open.png'} and {args.out / 'widget-answer.png'}")
+    print(f"wrote {args.out / 'widget-open.png'} and {args.out / 'widget.png'}")
 
 
 if __name__ == "__main__":

@@ -172,6 +172,7 @@
       lead: "Leave your details and we'll get back to you.", name: "Name", email: "E-mail",
       submit: "Send my details", leadThanks: "Thank you! We'll be in touch.",
       leadButton: "Contact me", input: "Your message",
+      up: "Helpful answer", down: "Unhelpful answer",
     },
     fr: {
       open: "Ouvrir le chat", close: "Fermer le chat", send: "Envoyer",
@@ -190,6 +191,7 @@
       email: "E-mail", submit: "Envoyer mes coordonnées",
       leadThanks: "Merci ! Nous revenons vers vous rapidement.", leadButton: "Être recontacté",
       input: "Votre message",
+      up: "Réponse utile", down: "Réponse pas utile",
     },
   };
 
@@ -267,6 +269,7 @@ header button{background:transparent;border:0;color:inherit;padding:4px 6px;bord
 .sources li{margin:2px 0}
 .sources summary{cursor:pointer}
 .sources blockquote{margin:4px 0;padding:4px 8px;border-left:3px solid #9ca3af;background:#f9fafb;white-space:pre-wrap}
+.rating{display:flex;gap:4px}.rate{background:none;border:1px solid transparent;border-radius:6px;padding:0 4px;font-size:14px;opacity:.6}.rate[aria-pressed=true]{opacity:1;border-color:var(--kb-primary)}
 .chips{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px}
 .chip{border:1px solid var(--kb-primary);background:#fff;color:#1f2937;border-radius:16px;padding:4px 10px;font-size:14px}
 .typing{padding:0 16px 6px;color:#4b5563;font-size:13px}
@@ -456,6 +459,7 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       const name = m.role === "agent" ? el("span", { class: "who", "aria-hidden": "true", text: m.name || this._t("agent") }) : null;
       const node = el("div", { class: "msg " + m.role, "aria-busy": m.streaming ? "true" : null }, [who, name, bubble]);
       if (m.citations && m.citations.length && isOn(this._opt("citations", true))) node.appendChild(this._sources(m.citations));
+      if (m.role === "bot" && m.id && !m.streaming) node.appendChild(this._rating(m));
       if (m.actions && m.actions.length && m === this._messages[this._messages.length - 1]) {
         node.appendChild(el("div", { class: "chips" }, m.actions.map((a) => el("button", {
           class: "chip", type: "button", text: a.title || a.payload,
@@ -463,6 +467,27 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
         }))));
       }
       return node;
+    }
+
+    /** Thumbs up / down on a bot answer, sent as the message's feedback (a new one replaces it). */
+    _rating(m) {
+      const buttons = ["up", "down"].map((rating) => el("button", {
+        type: "button", class: "rate", "aria-label": this._t(rating), title: this._t(rating),
+        "aria-pressed": String(m.rating === rating), text: rating === "up" ? "👍" : "👎",
+        on: { click: () => this._rate(m, rating) },
+      }));
+      return el("div", { class: "rating" }, buttons);
+    }
+
+    async _rate(m, rating) {
+      try {
+        await this._request("POST", "/v1/messages/" + encodeURIComponent(m.id) + "/feedback", { rating });
+        m.rating = rating;
+        this._update(m);
+        this._emit("feedback", { messageId: m.id, rating });
+      } catch (err) {
+        this._fail(err);
+      }
     }
 
     _sources(citations) {
@@ -557,7 +582,10 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       const id = this._state.conversationId;
       try {
         const page = await this._request("GET", "/v1/conversations/" + encodeURIComponent(id) + "/history?limit=200");
-        this._messages = page.items.map((m) => ({ role: m.role, text: m.text, citations: m.citations, name: m.agent_name }));
+        this._messages = page.items.map((m) => ({
+          role: m.role, text: m.text, citations: m.citations, name: m.agent_name,
+          id: m.role === "bot" ? m.id : null, rating: m.feedback ? m.feedback.rating : null,
+        }));
         for (const m of page.items) this._seen.add(m.id);
         this._renderAll();
         if (HELD.includes(this._state.handoff)) this._poll();
@@ -680,6 +708,7 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
         if (data.conversation_id) this._state.conversationId = data.conversation_id;
         if (data.visitor_token) this._state.visitorToken = data.visitor_token;
         for (const id of [data.user_message_id, data.message_id]) if (id) this._seen.add(id);
+        if (data.message_id && data.model !== "handoff") bot.id = data.message_id;
         this._onHandoff(data, bot);
         this._save();
         bot.streaming = false;

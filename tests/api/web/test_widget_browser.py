@@ -263,6 +263,19 @@ def test_a_visitor_asks_reads_a_streamed_cited_answer_reloads_and_closes(
         ).json()["read_at"],
         what="the read event",
     )
+    # Thumbs down on the answer: stored as the bot message's feedback, shown pressed.
+    _root(
+        driver, "r.querySelectorAll('.msg.bot')[1].querySelectorAll('.rate')[1].click(); return 1"
+    )
+
+    def rated() -> list[Any]:
+        history = httpx.get(
+            f"{site['engine']}/v1/conversations/{stored['conversationId']}/history",
+            headers=site["admin"],
+        ).json()["items"]
+        return [m["feedback"]["rating"] for m in history if m.get("feedback")]
+
+    assert _wait(rated, what="the feedback") == ["down"]
 
     driver.refresh()  # the conversation survives a reload
     _wait(lambda: _root(driver, "return r.querySelector('.launcher')"), what="the launcher")
@@ -270,6 +283,8 @@ def test_a_visitor_asks_reads_a_streamed_cited_answer_reloads_and_closes(
     _wait(lambda: any("nine" in t for t in _bot_texts(driver)), what="the history")
     users = _root(driver, "return [...r.querySelectorAll('.msg.user')].map(m => m.textContent)")
     assert any("When does the shop open?" in u for u in users)
+    pressed = "return [...r.querySelectorAll('.rate[aria-pressed=true]')].map(b => b.title)"
+    assert _root(driver, pressed) == ["Unhelpful answer"]  # the rating came back with the history
 
     textarea = _root(driver, "return r.querySelector('textarea')")
     textarea.send_keys(Keys.ESCAPE)
