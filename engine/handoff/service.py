@@ -152,13 +152,15 @@ class HandoffService:
     def agent_reply(self, conversation_id: str, text: str, agent_name: str | None) -> Message:
         """Store a person's reply; the conversation is theirs from now on (``agent``)."""
         conversation = self._conversations.get(conversation_id)
-        if conversation.state != "agent":
-            conversation = self._repo.transition(
-                conversation_id, "agent", ("bot", "waiting_for_agent")
+        if conversation.state == "closed":
+            raise Conflict(
+                "The conversation is 'closed'; it takes no more replies.", state="closed"
             )
+        # The message and the state change in one transaction: a visitor's poll sees both.
         message = self._conversations.add_message(
-            conversation_id, "agent", text, agent_name=agent_name
+            conversation_id, "agent", text, state="agent", agent_name=agent_name
         )
+        conversation = self._conversations.get(conversation_id)
         data = self._ids(conversation) | {"message_id": message.id, "agent_name": agent_name}
         self._publish("conversation.agent_replied", data)
         # As for the visitor's and the bot's messages: ids only, the history has the text.

@@ -368,9 +368,13 @@ class ConversationRepository:
             (held or 0) + 1, cap, "Messages of one conversation (start a new conversation)"
         )
 
-    def add_message(self, conversation_id: str, role: Role, text: str, **fields: Any) -> Message:
+    def add_message(
+        self, conversation_id: str, role: Role, text: str, state: str | None = None, **fields: Any
+    ) -> Message:
         """Append a message (``fields``: action, standalone_question, citations, grounded,
-        model); a user message needs room for itself and its reply (LimitReached)."""
+        model); a user message needs room for itself and its reply (LimitReached). ``state``
+        sets the conversation's state in the same transaction (an agent's reply takes it), so
+        a reader never sees one without the other."""
         if self.mask_pii:
             text = _mask(text)
             if fields.get("standalone_question"):
@@ -402,6 +406,8 @@ class ConversationRepository:
                 )
             conversation.stored_bytes = held + message_size(text, **fields)
             conversation.updated_at = _now()
+            if state is not None:
+                conversation.state = state
             session.flush()
             return _to_message(row)
 
