@@ -21,6 +21,7 @@ from engine.conversation import ConversationService
 from engine.handoff.service import HandoffService
 from engine.leads import LeadService
 from engine.llms.registry import CREDENTIAL_PROVIDERS, ModelRegistry
+from engine.quick_replies import QuickReplies
 from engine.retrieval.rerank import CrossEncoderReranker
 from engine.retrieval.retriever import RetrievalConfig, Retriever
 from engine.rewrite import QuestionRewriter
@@ -430,9 +431,21 @@ def _answering(
         history_messages=settings.chat.history_messages,
         events=events,
         handoff=handoff,
+        quick_replies=_quick_replies(registry, handoff),
     )
     leads = LeadService(LeadRepository(registry.engine, events, limits), history, registry)
     return _Answering(queries, conversations, leads, handoff)
+
+
+def _quick_replies(registry: Registry, handoff: HandoffService) -> QuickReplies:
+    """Refusals offer the knowledge base's suggested questions (its widget settings), and a
+    person when its handoff is on."""
+    widgets = WidgetRepository(registry.engine)
+
+    def suggestions(kb_id: str) -> list[str]:
+        return [str(text) for text in widgets.get(kb_id)[0].get("suggestions") or []]
+
+    return QuickReplies(suggestions, lambda kb_id: handoff.policy(kb_id).enabled)
 
 
 def _crawls(

@@ -78,6 +78,7 @@ def render_answer_event(event: StreamEvent) -> Iterable[str]:
             "grounded": answer.grounded,
             "usage": usage_out(answer.usage).model_dump(),
             **event.ids,
+            **({"quick_replies": list(event.quick_replies)} if event.quick_replies else {}),
         },
     )
 

@@ -18,6 +18,7 @@ from engine.handoff.service import HandoffNotice, HandoffService
 from engine.i18n import question_language
 from engine.prompts import Asker
 from engine.question import Question
+from engine.quick_replies import QuickReplies
 from engine.rewrite import QuestionRewriter, Turn
 from engine.streaming import Finished, StreamEvent
 from kb.db.conversations import (
@@ -88,6 +89,7 @@ class BotReply:
     visitor_token: str | None = None
     # When the conversation went to (or is held for) a person: what the visitor is told.
     handoff: HandoffNotice | None = None
+    quick_replies: tuple[dict[str, str], ...] = ()  # buttons offered with a refusal
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,10 @@ class ConversationService:
         history_messages: int = 6,
         events: EventBus | None = None,
         handoff: HandoffService | None = None,
+        quick_replies: QuickReplies | None = None,
     ) -> None:
         self._repo = repository
+        self._quick_replies = quick_replies
         self._handoff = handoff
         self._profiles = profiles
         self._events = events  # told about new conversations and messages
@@ -134,7 +138,8 @@ class ConversationService:
         bot = self._store_bot(turn.conversation, answer, turn.started)
         notice = self._after_answer(turn)
         conversation = self._repo.get(turn.conversation.id)
-        return BotReply(conversation, user, bot, answer, turn.visitor_token, notice)
+        replies = self._offered(turn, answer, conversation.state if notice is None else "held")
+        return BotReply(conversation, user, bot, answer, turn.visitor_token, notice, replies)
 
     def stream(self, message: UserMessage) -> Generator[StreamEvent, None, None]:
         """Answer a message as stream events; the reply is stored when it is complete.
@@ -331,6 +336,13 @@ class ConversationService:
         answer = Answer(notice.text, [], "handoff", False)
         return BotReply(self._repo.get(conversation.id), user, bot, answer, token, notice)
 
+    def _offered(self, turn: _Turn, answer: Answer, state: str) -> tuple[dict[str, str], ...]:
+        """The quick replies that go with ``answer`` (none unless it is a refusal)."""
+        if self._quick_replies is None:
+            return ()
+        replies = self._quick_replies.after(turn.kb.id, turn.text, answer, state)
+        return tuple(r.as_dict() for r in replies)
+
     def _after_answer(self, turn: _Turn) -> HandoffNotice | None:
         """The policy's handoff after too many answers in a row the knowledge base lacked."""
         if self._handoff is None:
@@ -358,7 +370,9 @@ class ConversationService:
                     notice = self._after_answer(turn)
                     if notice is not None:
                         ids |= notice.as_ids()
-                    event = Finished(event.answer, ids, event.streamed)
+                    state = turn.conversation.state if notice is None else "held"
+                    replies = self._offered(turn, event.answer, state)
+                    event = Finished(event.answer, ids, event.streamed, replies)
                 yield event
         finally:
             events.close()  # closing the relay (client gone) stops the model

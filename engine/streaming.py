@@ -31,6 +31,8 @@ class Finished:
     # The text the deltas added up to: when it differs from ``answer.answer`` (claims dropped,
     # markers corrected, a refusal), clients replace what they showed.
     streamed: str | None = None
+    # Buttons offered with the answer (engine.quick_replies), as their JSON objects.
+    quick_replies: tuple[dict[str, str], ...] = ()
 
     @property
     def replaced(self) -> bool:

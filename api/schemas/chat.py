@@ -179,6 +179,14 @@ class HandoffNoticeOut(BaseModel):
         return cls.model_validate(notice, from_attributes=True)
 
 
+class QuickReplyOut(BaseModel):
+    """A button offered with the bot's reply."""
+
+    type: Literal["quick_reply", "handoff"]
+    title: str
+    payload: str
+
+
 class SendOut(BaseModel):
     """The bot's reply to a message."""
 
@@ -202,6 +210,12 @@ class SendOut(BaseModel):
     handoff: HandoffNoticeOut | None = Field(
         None, description="Set when the conversation went to, or is held for, a person."
     )
+    quick_replies: list[QuickReplyOut] = Field(
+        default_factory=list,
+        description="Buttons offered with an answer the knowledge base could not give: its "
+        "suggested questions (send one back as a quick_reply action) and, when handoff is on, "
+        "a person (a handoff action).",
+    )
 
     @classmethod
     def of(cls, reply: BotReply) -> SendOut:
@@ -222,6 +236,7 @@ class SendOut(BaseModel):
             visitor_token=reply.visitor_token,
             state=reply.conversation.state,
             handoff=HandoffNoticeOut.of(reply.handoff) if reply.handoff else None,
+            quick_replies=[QuickReplyOut(**r) for r in reply.quick_replies],
         )
 
 

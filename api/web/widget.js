@@ -463,7 +463,7 @@ footer button{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:u
       if (m.actions && m.actions.length && m === this._messages[this._messages.length - 1]) {
         node.appendChild(el("div", { class: "chips" }, m.actions.map((a) => el("button", {
           class: "chip", type: "button", text: a.title || a.payload,
-          on: { click: () => this._send({ action: { type: a.type === "button" ? "button" : "quick_reply", payload: String(a.payload), title: a.title || null } }, a.title || a.payload) },
+          on: { click: () => (a.type === "handoff" ? this._handoff() : this._send({ action: { type: a.type === "button" ? "button" : "quick_reply", payload: String(a.payload), title: a.title || null } }, a.title || a.payload)) },
         }))));
       }
       return node;

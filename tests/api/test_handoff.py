@@ -6,6 +6,7 @@ outside business hours the visitor is told when people are back and offered the 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -392,3 +393,36 @@ def test_long_polling_answers_when_the_agent_replies_or_when_the_wait_ends(
     assert back["items"] == [] and back["state"] == "bot"
     too_long = api.get(f"/v1/conversations/{conversation}/events?wait=26")
     assert too_long.status_code == 422
+
+
+def test_a_refusal_offers_the_suggested_questions_and_a_person_as_quick_replies(
+    api: TestClient,
+) -> None:
+    kb_id = _shop(api, {"enabled": True, "after_unanswered": 5})
+    suggestions = ["When does the shop open?", "Is it open on Saturdays?"]
+    saved = api.put(f"/v1/kbs/{kb_id}/widget", json={"suggestions": suggestions})
+    assert saved.status_code == 200, saved.text
+    answered = _send(api, {}, {"kb_id": kb_id, "user_id": "q1", "text": suggestions[0]})
+    assert answered["grounded"] and answered["quick_replies"] == []
+    refused = _send(
+        api,
+        {},
+        {
+            "kb_id": kb_id,
+            "user_id": "q1",
+            "conversation_id": answered["conversation_id"],
+            "text": "Do you sell bicycles?",
+        },
+    )
+    assert not refused["grounded"]
+    assert refused["quick_replies"] == [
+        {"type": "quick_reply", "title": s, "payload": s} for s in suggestions
+    ] + [{"type": "handoff", "title": "Talk to a person", "payload": "handoff"}]
+    with api.stream(
+        "POST",
+        "/v1/messages/send",
+        json={"kb_id": kb_id, "user_id": "q2", "text": "Do you sell bicycles?", "stream": True},
+    ) as streamed:
+        body = "".join(streamed.iter_text())
+    done = json.loads(body.split("event: done\ndata: ", 1)[1].split("\n", 1)[0])
+    assert [r["payload"] for r in done["quick_replies"]] == [*suggestions, "handoff"]

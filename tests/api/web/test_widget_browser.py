@@ -286,6 +286,23 @@ def test_a_visitor_asks_reads_a_streamed_cited_answer_reloads_and_closes(
     pressed = "return [...r.querySelectorAll('.rate[aria-pressed=true]')].map(b => b.title)"
     assert _root(driver, pressed) == ["Unhelpful answer"]  # the rating came back with the history
 
+    # A question the knowledge base cannot answer: the engine's quick replies are buttons
+    # (in a new conversation: this server allows two messages per conversation).
+    _root(driver, "r.querySelector('header button').click(); return 1")
+    _root(driver, "return r.querySelector('textarea')").send_keys(
+        "Do you sell bicycles?", Keys.ENTER
+    )
+    chip = "return [...r.querySelectorAll('.msg.bot .chips .chip')].map(c => c.textContent)"
+    assert _wait(lambda: _root(driver, chip), what="the quick replies") == ["When do you close?"]
+    _wait(
+        lambda: _root(driver, "return !r.querySelector('.send').disabled"), what="the reply's end"
+    )
+    _root(driver, "r.querySelector('.msg.bot .chips .chip').click(); return 1")
+    # Sent as the visitor's next message, and answered (whatever the answer).
+    _wait(lambda: len(_bot_texts(driver)) == 3, what="the quick reply's answer")
+    users = "return [...r.querySelectorAll('.msg.user')].map(m => m.textContent)"
+    assert _root(driver, users)[-1].endswith("When do you close?")
+
     textarea = _root(driver, "return r.querySelector('textarea')")
     textarea.send_keys(Keys.ESCAPE)
     assert not _root(driver, "return !r.querySelector('[role=dialog]').hidden")
