@@ -83,6 +83,13 @@ class Catalog:
         need its id only; every request with a restricted key makes one)."""
         return self._registry.find_kb(id_or_name, counts=False)
 
+    def require_kb(self, id_or_name: str) -> KnowledgeBase:
+        """``resolve_kb``, or KnowledgeBaseNotFound."""
+        found = self.resolve_kb(id_or_name)
+        if found is None:
+            raise KnowledgeBaseNotFound(f"No knowledge base with id or name {id_or_name!r}.")
+        return found
+
     def resolve_kb_ids(self, refs: Iterable[str]) -> list[str]:
         """The ids of the knowledge bases named by id or name; KnowledgeBaseNotFound if any is
         unknown."""

@@ -21,7 +21,6 @@ from api.schemas.handoff import (
     HandoffSettingsIn,
     HandoffSettingsOut,
 )
-from kb.errors import KnowledgeBaseNotFound
 
 # Guarded per route: visitors ask for a person and poll (chat), people answer (agent), and
 # administrators set the policy. `require` checks the conversation in the path (knowledge base,
@@ -118,13 +117,6 @@ def close(conversation_id: str, handoff: HandoffDep) -> ConversationOut:
     return ConversationOut.of(handoff.close(conversation_id))
 
 
-def _kb_id(catalog: CatalogDep, ref: str) -> str:
-    found = catalog.resolve_kb(ref)
-    if found is None:
-        raise KnowledgeBaseNotFound(f"No knowledge base with id or name {ref!r}.")
-    return found.id
-
-
 @router.get(
     "/v1/kbs/{kb_id}/handoff",
     response_model=HandoffSettingsOut,
@@ -132,7 +124,7 @@ def _kb_id(catalog: CatalogDep, ref: str) -> str:
 )
 def get_settings(kb_id: str, catalog: CatalogDep, handoff: HandoffDep) -> HandoffSettingsOut:
     """The knowledge base's handoff settings (handoff off until saved)."""
-    found = _kb_id(catalog, kb_id)
+    found = catalog.require_kb(kb_id).id
     return HandoffSettingsOut.of(found, *handoff.settings(found))
 
 
@@ -145,6 +137,6 @@ def put_settings(
     kb_id: str, body: HandoffSettingsIn, catalog: CatalogDep, handoff: HandoffDep
 ) -> HandoffSettingsOut:
     """Replace the knowledge base's handoff settings (policy, business hours, notices)."""
-    found = _kb_id(catalog, kb_id)
+    found = catalog.require_kb(kb_id).id
     stored = body.model_dump(mode="json")
     return HandoffSettingsOut.of(found, stored, handoff.save_settings(found, stored))

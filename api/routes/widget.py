@@ -13,7 +13,7 @@ from api.middleware.ratelimit import STATE_KEY, RateLimiter
 from api.schemas.widget import WidgetConfigOut, WidgetSettingsIn, WidgetSettingsOut
 from api.web.asset import widget_asset
 from kb.access.models import ApiKey
-from kb.errors import Forbidden, KBError, KnowledgeBaseNotFound, Unauthorized, ValidationFailed
+from kb.errors import Forbidden, KBError, Unauthorized, ValidationFailed
 from kb.models import KnowledgeBase
 
 # Guarded per route: the script is public, the configuration takes the page's key, settings
@@ -97,10 +97,7 @@ def _knowledge_base(
     if ref is None:
         raise ValidationFailed("Name the knowledge base with ?kb= (a publishable key names it).")
     check_kb(request, key, ref)
-    found = catalog.resolve_kb(ref)
-    if found is None:
-        raise KnowledgeBaseNotFound(f"No knowledge base with id or name {ref!r}.")
-    return found
+    return catalog.require_kb(ref)
 
 
 @router.get("/v1/widget/config", response_model=WidgetConfigOut)
@@ -143,13 +140,6 @@ def widget_config(
     return WidgetConfigOut.of(found.id, found.name, stored)
 
 
-def _kb_id(catalog: CatalogDep, ref: str) -> str:
-    found = catalog.resolve_kb(ref)
-    if found is None:
-        raise KnowledgeBaseNotFound(f"No knowledge base with id or name {ref!r}.")
-    return found.id
-
-
 @router.get(
     "/v1/kbs/{kb_id}/widget",
     response_model=WidgetSettingsOut,
@@ -157,7 +147,7 @@ def _kb_id(catalog: CatalogDep, ref: str) -> str:
 )
 def get_widget(kb_id: str, catalog: CatalogDep, widgets: WidgetsDep) -> WidgetSettingsOut:
     """The knowledge base's widget settings (the defaults until saved)."""
-    found = _kb_id(catalog, kb_id)
+    found = catalog.require_kb(kb_id).id
     return WidgetSettingsOut.of(found, *widgets.get(found))
 
 
@@ -170,6 +160,6 @@ def put_widget(
     kb_id: str, body: WidgetSettingsIn, catalog: CatalogDep, widgets: WidgetsDep
 ) -> WidgetSettingsOut:
     """Replace the knowledge base's widget settings (validated: hex colours, http(s) URLs)."""
-    found = _kb_id(catalog, kb_id)
+    found = catalog.require_kb(kb_id).id
     stored = body.model_dump(mode="json")
     return WidgetSettingsOut.of(found, stored, widgets.put(found, stored))
